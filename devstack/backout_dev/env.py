@@ -1,0 +1,69 @@
+"""Everything `backout demo` and `backout serve` run: the stack, localstripe,
+the fake WooCommerce store and the local HTTP API, started and stopped together."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from backout_dev.http_api import LocalHttpApi
+from backout_dev.processes import FakeWooCommerce, LocalStripe
+from backout_dev.stack import LocalStack, generate_local_secrets
+from backout_dev.template import ROOT
+
+SECRETS_FILE = ROOT / ".backout" / "local-secrets.json"
+ENDPOINT_FILE = ROOT / ".backout" / "endpoint"
+
+
+class LocalEnvironment:
+    """The local stack with its providers; use as a context manager."""
+
+    def __init__(self, parameters: dict[str, str] | None = None, port: int = 0,
+                 secrets_file: Path | None = SECRETS_FILE, log_level: str = "WARNING") -> None:
+        self.secrets = generate_local_secrets()
+        self.stripe = LocalStripe()
+        creds = self.secrets["credentials"]
+        self.woo = FakeWooCommerce(creds["woocommerce_key"], creds["woocommerce_secret"])
+        self.parameters = parameters or {}
+        self.port = port
+        self.log_level = log_level
+        self.secrets_file = secrets_file
+        self.stack: LocalStack | None = None
+        self.api: LocalHttpApi | None = None
+
+    def __enter__(self) -> "LocalEnvironment":
+        self.stripe.start()
+        self.woo.start()
+        self.stack = LocalStack(parameters={"WooCommerceBaseUrl": self.woo.url, **self.parameters},
+                                env={"STRIPE_API_BASE": self.stripe.url, "POWERTOOLS_LOG_LEVEL": self.log_level}, local_secrets=self.secrets)
+        self.stack.start()
+        self.api = LocalHttpApi(self.stack, port=self.port, extra={
+            "/_local/orders/{order_id}/timeline": self._timeline_route,
+        }).start()
+        if self.secrets_file is not None:
+            self.stack.dump_secrets(self.secrets_file)
+            ENDPOINT_FILE.write_text(self.api.url)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.api:
+            self.api.stop()
+        if self.stack:
+            self.stack.stop()
+        self.woo.stop()
+        self.stripe.stop()
+
+    def _timeline_route(self, params: dict[str, str]) -> tuple[int, Any]:
+        from backout.repo.orders import OrdersRepository
+
+        repo = OrdersRepository()
+        order = repo.get_order(params["order_id"])
+        if order is None:
+            return 404, {"error": "unknown order"}
+        return 200, {"order": order, "timeline": repo.timeline(params["order_id"])}
+
+    @property
+    def url(self) -> str:
+        """Base URL of the local HTTP API."""
+        assert self.api is not None
+        return self.api.url

@@ -1,0 +1,122 @@
+"""Serves the template's HTTP API routes on localhost (what `sam local start-api` does).
+
+Requests become API Gateway HTTP API (payload format 2.0) events and go to
+the real handler in-process; the proxy response comes back as HTTP.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+
+from backout_dev.template import http_routes
+
+_TEXTUAL = ("application/json", "text/", "application/x-www-form-urlencoded")
+
+
+def _compile(path: str) -> re.Pattern[str]:
+    pattern = re.sub(r"\{(\w+)\+?\}", r"(?P<\1>[^/]+)", path)
+    return re.compile(f"^{pattern}$")
+
+
+class LocalHttpApi:
+    """A threaded HTTP server mapping template routes to in-process handlers."""
+
+    def __init__(self, stack: Any, port: int = 0, extra: dict[str, Callable[[dict[str, str]], tuple[int, Any]]] | None = None) -> None:
+        self.stack = stack
+        self.routes = [(m, _compile(p), p, fn) for m, p, fn in http_routes(stack.template)]
+        self.extra = [(_compile(p), fn) for p, fn in (extra or {}).items()]
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. http://127.0.0.1:3000."""
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def start(self) -> "LocalHttpApi":
+        """Serve on a background thread."""
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving."""
+        self.server.shutdown()
+        self.server.server_close()
+
+    def to_event(self, method: str, raw_path: str, query: str, headers: dict[str, str], body: bytes,
+                 route: str, params: dict[str, str], source_ip: str) -> dict[str, Any]:
+        """The API Gateway v2 event for one request."""
+        ctype = headers.get("content-type", "")
+        textual = any(ctype.startswith(t) for t in _TEXTUAL) or not body
+        try:
+            text = body.decode("utf-8") if textual else None
+        except UnicodeDecodeError:
+            text = None
+        return {
+            "version": "2.0", "routeKey": f"{method} {route}", "rawPath": raw_path, "rawQueryString": query,
+            "headers": headers, "pathParameters": params or None,
+            "requestContext": {"http": {"method": method, "path": raw_path, "sourceIp": source_ip,
+                                        "protocol": "HTTP/1.1", "userAgent": headers.get("user-agent", "")},
+                               "requestId": str(uuid.uuid4()), "routeKey": f"{method} {route}", "stage": "$default",
+                               "timeEpoch": int(time.time() * 1000)},
+            "body": text if text is not None else base64.b64encode(body).decode(),
+            "isBase64Encoded": text is None,
+        }
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                return
+
+            def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _dispatch(self) -> None:
+                path, _, query = self.path.partition("?")
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                for pattern, fn in api.extra:
+                    m = pattern.match(path)
+                    if m and self.command == "GET":
+                        status, data = fn(m.groupdict())
+                        self._send(status, json.dumps(data, default=str).encode(), {"Content-Type": "application/json"})
+                        return
+                for method, pattern, route, function in api.routes:
+                    m = pattern.match(path)
+                    if m and method == self.command:
+                        headers = {k.lower(): v for k, v in self.headers.items()}
+                        event = api.to_event(method, path, query, headers, body, route, m.groupdict(),
+                                             self.client_address[0])
+                        self._proxy(function, event)
+                        return
+                self._send(404, b'{"message":"Not Found"}', {"Content-Type": "application/json"})
+
+            def _proxy(self, function: str, event: dict[str, Any]) -> None:
+                payload, errored = api.stack.invoke(function, event)
+                if errored or not isinstance(payload, dict):
+                    self._send(500, b'{"message":"Internal Server Error"}', {"Content-Type": "application/json"})
+                    return
+                raw = payload.get("body") or ""
+                data = base64.b64decode(raw) if payload.get("isBase64Encoded") else str(raw).encode()
+                self._send(int(payload.get("statusCode", 200)), data, dict(payload.get("headers") or {}))
+
+            do_POST = do_GET = do_PUT = do_DELETE = _dispatch  # noqa: N815
+
+        return Handler

@@ -1,0 +1,144 @@
+"""Side processes and servers of the local stack: localstripe and the fake WooCommerce."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+
+def free_port() -> int:
+    """An unused TCP port on the loopback interface."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 20.0) -> None:
+    """Block until something listens on 127.0.0.1:port."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on port {port}")
+
+
+class LocalStripe:
+    """localstripe (GPL, dev only) as its own process; the stripe SDK is pointed at it."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """Base URL for ``stripe.api_base``."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "LocalStripe":
+        """Start the server and wait until it answers."""
+        exe = shutil.which("localstripe", path=str(Path(sys.executable).parent)) or shutil.which("localstripe")
+        if exe is None:
+            raise RuntimeError("localstripe is not installed: pip install -e '.[dev]'")
+        self.proc = subprocess.Popen([exe, "--port", str(self.port)], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        wait_port(self.port)
+        return self
+
+    def stop(self) -> None:
+        """Terminate the server."""
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+            self.proc = None
+
+
+class FakeWooCommerce:
+    """The WooCommerce REST API v3 orders endpoint, as far as Backout uses it.
+
+    GET/PUT ``/wp-json/wc/v3/orders/{id}`` with HTTP Basic auth (consumer
+    key/secret); 401 on bad credentials, 404 on unknown orders, 400 on an
+    unknown status. Every PUT is kept in ``updates`` so tests can count them.
+    """
+
+    STATUSES = {"pending", "processing", "on-hold", "completed", "cancelled", "refunded", "failed", "cancel-request"}
+
+    def __init__(self, key: str, secret: str) -> None:
+        self.orders: dict[str, dict[str, Any]] = {}
+        self.updates: list[tuple[str, dict[str, Any]]] = []
+        self.auth = "Basic " + base64.b64encode(f"{key}:{secret}".encode()).decode()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        """Base URL of the store."""
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def start(self) -> "FakeWooCommerce":
+        """Serve on a background thread."""
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving."""
+        self.server.shutdown()
+        self.server.server_close()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                return
+
+            def _answer(self, status: int, body: Any) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _order_id(self) -> str | None:
+                prefix = "/wp-json/wc/v3/orders/"
+                if self.headers.get("Authorization") != fake.auth:
+                    self._answer(401, {"code": "woocommerce_rest_cannot_view", "message": "Sorry, you cannot view this resource."})
+                    return None
+                if not self.path.startswith(prefix) or self.path[len(prefix):] not in fake.orders:
+                    self._answer(404, {"code": "woocommerce_rest_shop_order_invalid_id", "message": "Invalid ID."})
+                    return None
+                return self.path[len(prefix):]
+
+            def do_GET(self) -> None:  # noqa: N802
+                oid = self._order_id()
+                if oid is not None:
+                    self._answer(200, fake.orders[oid])
+
+            def do_PUT(self) -> None:  # noqa: N802
+                oid = self._order_id()
+                if oid is None:
+                    return
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+                if "status" in body and body["status"] not in fake.STATUSES:
+                    self._answer(400, {"code": "rest_invalid_param", "message": "Invalid parameter(s): status"})
+                    return
+                fake.updates.append((oid, body))
+                fake.orders[oid].update(body)
+                self._answer(200, fake.orders[oid])
+
+        return Handler

@@ -1,0 +1,34 @@
+"""Saga tasks on the order record: begin, open_cooling_off, withdraw, complete, hold."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from backout.repo.orders import OrdersRepository
+from backout.saga import orders
+
+logger = Logger()
+tracer = Tracer()
+
+
+@logger.inject_lambda_context(correlation_id_path="order_id")
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Run one order step named by ``event['action']``."""
+    repo = OrdersRepository()
+    order_id, request_id, action = event["order_id"], event["request_id"], event["action"]
+    logger.info("order step", extra={"action": action, "request_id": request_id})
+    if action == "begin":
+        return orders.begin(order_id, request_id, event.get("execution_id", ""), repo)
+    if action == "open_cooling_off":
+        return orders.open_cooling_off(order_id, request_id, event["task_token"], repo)
+    if action == "withdraw":
+        return orders.withdraw(order_id, request_id, repo)
+    if action == "complete":
+        return orders.complete(order_id, request_id, event.get("payment", {}), event.get("stock", {}), repo)
+    if action == "hold":
+        return orders.hold(order_id, request_id, event.get("error") or {}, repo)
+    raise ValueError(f"unknown action {action!r}")

@@ -1,0 +1,251 @@
+"""The orders table: order records, cancellation requests, effects, timeline.
+
+One partition per order (``ORDER#<id>``) holds:
+
+* ``META``            the order (status, money, lines, payment reference)
+* ``REQ#<id>``        every cancellation request, as recorded
+* ``FX#<id>``         every external effect: intent first, result after
+* ``TL#<ts>#<rand>``  the timeline: one item per step, never rewritten
+* ``TOKEN#<purpose>`` the task token of a saga waiting on a webhook
+
+Nothing here deletes an item (PCI-DSS: keep every state change).
+``PAY#<payment ref>`` maps a gateway payment back to its order.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+from backout import aws
+from backout.domain.order import OrderStatus, check_transition, sources_for
+from backout.errors import IllegalTransition, OrderNotFound
+from backout.repo.dynamo import from_item, is_condition_failure, raise_transient, to_item, values
+
+
+def now_iso() -> str:
+    """UTC timestamp with microseconds; sorts as text."""
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def _pk(order_id: str) -> str:
+    return f"ORDER#{order_id}"
+
+
+class OrdersRepository:
+    """All reads and writes of the orders table."""
+
+    def __init__(self, table_name: str | None = None, ddb: Any = None) -> None:
+        self.table = table_name or aws.env("ORDERS_TABLE")
+        self.ddb = ddb or aws.client("dynamodb")
+
+    # ------------------------------------------------------------ low level
+    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        try:
+            resp = self.ddb.get_item(TableName=self.table, Key=to_item({"pk": pk, "sk": sk}), ConsistentRead=True)
+        except Exception as exc:  # botocore ClientError
+            raise_transient(exc)
+            raise
+        return from_item(resp.get("Item"))
+
+    def _put_new(self, item: dict[str, Any]) -> bool:
+        """Put if absent; False when it already exists."""
+        try:
+            self.ddb.put_item(
+                TableName=self.table,
+                Item=to_item(item),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+            return True
+        except Exception as exc:
+            if is_condition_failure(exc):
+                return False
+            raise_transient(exc)
+            raise
+
+    # ------------------------------------------------------------ orders
+    def get_order(self, order_id: str) -> dict[str, Any] | None:
+        """The order record, or None."""
+        return self._get(_pk(order_id), "META")
+
+    def require_order(self, order_id: str) -> dict[str, Any]:
+        """The order record, or OrderNotFound."""
+        order = self.get_order(order_id)
+        if order is None:
+            raise OrderNotFound(f"unknown order {order_id}")
+        return order
+
+    def upsert_order(self, order: dict[str, Any], source_at: str) -> str:
+        """Create the order, or refresh its details when ``source_at`` is newer.
+
+        Returns "created", "updated" or "stale" (an older delivery arriving late
+        is dropped, not applied). Status is never set here.
+        """
+        item = {"pk": _pk(order["order_id"]), "sk": "META", **order, "status": OrderStatus.OPEN.value,
+                "source_at": source_at, "created_at": now_iso(), "refunded_total": 0}
+        if self._put_new(item):
+            if order.get("payment_ref"):
+                self._put_new({"pk": f"PAY#{order['payment_ref']}", "sk": "ORDER", "order_id": order["order_id"]})
+            return "created"
+        fields = {k: v for k, v in order.items() if k not in ("order_id",) and v is not None}
+        names = {f"#{k}": k for k in fields} | {"#src": "source_at"}
+        sets = ", ".join(f"#{k} = :{k}" for k in fields) + ", #src = :src"
+        try:
+            self.ddb.update_item(
+                TableName=self.table,
+                Key=to_item({"pk": _pk(order["order_id"]), "sk": "META"}),
+                UpdateExpression=f"SET {sets}",
+                ConditionExpression="#src < :src",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values({f":{k}": v for k, v in fields.items()} | {":src": source_at}),
+            )
+        except Exception as exc:
+            if is_condition_failure(exc):
+                return "stale"
+            raise_transient(exc)
+            raise
+        return "updated"
+
+    def order_for_payment(self, payment_ref: str) -> str | None:
+        """The order id a gateway payment belongs to."""
+        item = self._get(f"PAY#{payment_ref}", "ORDER")
+        return str(item["order_id"]) if item else None
+
+    def transition(self, order_id: str, new: OrderStatus, **fields: Any) -> dict[str, Any]:
+        """Move the order to ``new`` if the domain allows it from its current status.
+
+        The write is conditional on the current status being one from which
+        ``new`` is reachable, so two racing steps cannot both apply.
+        """
+        current = self.require_order(order_id)
+        check_transition(current["status"], new)
+        allowed = sources_for(new)
+        placeholders = {f":s{i}": s for i, s in enumerate(allowed)}
+        names = {"#status": "status", "#updated": "updated_at"} | {f"#{k}": k for k in fields}
+        sets = ", ".join(["#status = :new", "#updated = :now"] + [f"#{k} = :{k}" for k in fields])
+        try:
+            resp = self.ddb.update_item(
+                TableName=self.table,
+                Key=to_item({"pk": _pk(order_id), "sk": "META"}),
+                UpdateExpression=f"SET {sets}",
+                ConditionExpression=f"#status IN ({', '.join(placeholders)})",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values(
+                    placeholders | {":new": new.value, ":now": now_iso()} | {f":{k}": v for k, v in fields.items()}
+                ),
+                ReturnValues="ALL_NEW",
+            )
+        except Exception as exc:
+            if is_condition_failure(exc):
+                raise IllegalTransition(f"order {order_id} changed concurrently; not moved to {new.value}") from exc
+            raise_transient(exc)
+            raise
+        if current["status"] != new.value:
+            self.append_timeline(order_id, "status_changed", {"from": current["status"], "to": new.value})
+        return from_item(resp["Attributes"]) or {}
+
+    def add_refunded(self, order_id: str, amount: int) -> None:
+        """Count a settled refund on the order (for reports; the gateway stays the truth)."""
+        self.ddb.update_item(
+            TableName=self.table,
+            Key=to_item({"pk": _pk(order_id), "sk": "META"}),
+            UpdateExpression="ADD refunded_total :a",
+            ExpressionAttributeValues=values({":a": amount}),
+        )
+
+    # ------------------------------------------------------------ requests
+    def record_request(self, order_id: str, request: dict[str, Any]) -> bool:
+        """Record a cancellation request once; False if it was already recorded."""
+        item = {"pk": _pk(order_id), "sk": f"REQ#{request['request_id']}", "recorded_at": now_iso(), **request}
+        return self._put_new(item)
+
+    def get_request(self, order_id: str, request_id: str) -> dict[str, Any] | None:
+        """A recorded cancellation request, or None."""
+        return self._get(_pk(order_id), f"REQ#{request_id}")
+
+    # ------------------------------------------------------------ effects
+    def record_intent(self, order_id: str, effect_id: str, kind: str, **detail: Any) -> dict[str, Any]:
+        """Write the intent of an external effect before making the call.
+
+        Returns the effect record: the new intent, or the existing record
+        (possibly already done) when a retry gets here again.
+        """
+        item = {"pk": _pk(order_id), "sk": f"FX#{effect_id}", "effect_id": effect_id, "kind": kind,
+                "status": "intent", "created_at": now_iso(), **detail}
+        if self._put_new(item):
+            return item
+        return self._get(_pk(order_id), f"FX#{effect_id}") or item
+
+    def record_result(self, order_id: str, effect_id: str, status: str, **result: Any) -> None:
+        """Record what the provider answered for an effect."""
+        fields = {"status": status, "finished_at": now_iso(), **result}
+        names = {f"#{k}": k for k in fields}
+        self.ddb.update_item(
+            TableName=self.table,
+            Key=to_item({"pk": _pk(order_id), "sk": f"FX#{effect_id}"}),
+            UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in fields),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values({f":{k}": v for k, v in fields.items()}),
+        )
+
+    def get_effect(self, order_id: str, effect_id: str) -> dict[str, Any] | None:
+        """An effect record, or None."""
+        return self._get(_pk(order_id), f"FX#{effect_id}")
+
+    # ------------------------------------------------------------ tokens
+    def save_token(self, order_id: str, purpose: str, token: str, request_id: str) -> None:
+        """Remember the task token of a saga waiting for ``purpose``."""
+        self.ddb.put_item(
+            TableName=self.table,
+            Item=to_item({"pk": _pk(order_id), "sk": f"TOKEN#{purpose}", "token": token,
+                          "request_id": request_id, "saved_at": now_iso()}),
+        )
+
+    def get_token(self, order_id: str, purpose: str) -> dict[str, Any] | None:
+        """The waiting saga's token record for ``purpose``, or None."""
+        return self._get(_pk(order_id), f"TOKEN#{purpose}")
+
+    # ------------------------------------------------------------ parked events
+    def park(self, order_id: str, key: str, event: dict[str, Any]) -> bool:
+        """Keep an event that arrived before its order (applied when the order is recorded)."""
+        return self._put_new({"pk": _pk(order_id), "sk": f"PARK#{key}", "event": event, "parked_at": now_iso()})
+
+    # ------------------------------------------------------------ timeline
+    def append_timeline(self, order_id: str, step: str, detail: dict[str, Any] | None = None) -> None:
+        """Append one step to the order's timeline (never rewritten)."""
+        at = now_iso()
+        self.ddb.put_item(
+            TableName=self.table,
+            Item=to_item({"pk": _pk(order_id), "sk": f"TL#{at}#{secrets.token_hex(4)}", "at": at,
+                          "step": step, "detail": detail or {}}),
+        )
+
+    def timeline(self, order_id: str) -> list[dict[str, Any]]:
+        """Every timeline step of the order, oldest first."""
+        return self._query(order_id, "TL#")
+
+    def items(self, order_id: str, prefix: str) -> list[dict[str, Any]]:
+        """All items of the order whose sort key starts with ``prefix``."""
+        return self._query(order_id, prefix)
+
+    def _query(self, order_id: str, prefix: str) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :p)",
+            "ExpressionAttributeValues": values({":pk": _pk(order_id), ":p": prefix}),
+            "ConsistentRead": True,
+        }
+        while True:
+            resp = self.ddb.query(**kwargs)
+            out.extend(from_item(i) or {} for i in resp.get("Items", []))
+            if "LastEvaluatedKey" not in resp:
+                return out
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+
+def epoch_seconds() -> int:
+    """Now, as whole seconds (TTL attributes)."""
+    return int(time.time())
