@@ -50,6 +50,8 @@ def sign(provider: str, raw: bytes, headers: dict[str, str], secrets: dict[str, 
 
 def post(url: str, raw: bytes, headers: dict[str, str], timeout: float = 10.0) -> tuple[int, dict[str, Any]]:
     """POST and return (status, decoded JSON body)."""
+    # the sample's transport headers describe another request; urllib sets its own
+    headers = {k: v for k, v in headers.items() if k.lower() not in ("content-length", "host", "connection")}
     req = urllib.request.Request(url, data=raw, method="POST", headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - loopback only
@@ -68,5 +70,4 @@ def send_event(base_url: str, event: dict[str, Any], secrets: dict[str, Any], bo
     raw = (json.dumps(body, separators=(",", ":")) if body is not None else event["body"]).encode()
     headers = sign(provider, raw, dict(event.get("headers") or {}), secrets)
     headers["content-type"] = headers.get("content-type", "application/json")
-    headers.pop("content-length", None)
     return post(base_url + event["rawPath"], raw, headers)

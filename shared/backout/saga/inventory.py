@@ -17,16 +17,23 @@ def restock(order_id: str, request_id: str, orders: OrdersRepository, inventory:
     order = orders.require_order(order_id)
     restocked = skipped = 0
     for line in order.get("lines", []):
-        qty = int(line["quantity"])
-        if line.get("custom"):
+        qty, sku, line_id = int(line["quantity"]), str(line["sku"]), str(line["line_id"])
+        custom = bool(line.get("custom"))
+        if custom:
             skipped += qty
-            fx = orders.record_intent(order_id, f"restock#{line['line_id']}", "restock_skipped", sku=line["sku"],
-                                      quantity=qty, reason="custom or non-standard item")
-            if fx.get("status") == "intent":
-                orders.record_result(order_id, f"restock#{line['line_id']}", "done")
-                orders.append_timeline(order_id, "restock_skipped_custom", {"sku": line["sku"], "quantity": qty})
+        else:
+            restocked += qty
+        effect_id = f"restock#{line_id}"
+        fx = orders.record_intent(order_id, effect_id, "restock_skipped" if custom else "restock", sku=sku, quantity=qty)
+        if fx.get("status") == "done":
             continue
-        restocked += qty
-        if inventory.restock_line(order_id, str(line["line_id"]), str(line["sku"]), qty, request_id):
-            orders.append_timeline(order_id, "stock_restored", {"sku": line["sku"], "quantity": qty})
+        if custom:
+            orders.append_timeline(order_id, "restock_skipped_custom",
+                                   {"sku": sku, "quantity": qty, "reason": "custom or non-standard item"})
+        else:
+            # the ledger decides; a retry after a crash finds the entry and moves nothing
+            moved = inventory.restock_line(order_id, line_id, sku, qty, request_id)
+            orders.append_timeline(order_id, "stock_restored", {"sku": sku, "quantity": qty,
+                                                                "ledger": "written" if moved else "already_written"})
+        orders.record_result(order_id, effect_id, "done")
     return {"restocked_units": restocked, "skipped_custom_units": skipped}

@@ -1,0 +1,137 @@
+"""Ozon Seller API pushes (rFBS) and Backout's polled cancellation requests.
+
+Ozon pushes carry ``message_type``, ``posting_number`` and no money. The
+order id is ``"ozon:<posting_number>"``.
+
+Ozon does not push cancellation *requests*. Backout's poller reads them
+from ``POST /v2/conditional-cancellation/list`` and feeds each item in with
+Backout's own message type ``TYPE_CANCELLATION_REQUESTED`` (not an Ozon
+type), i.e. the list item plus ``"message_type": "TYPE_CANCELLATION_REQUESTED"``:
+``cancellation_id, posting_number, cancellation_initiator, auto_approve_date,
+cancellation_reason{id, name}, cancellation_reason_message, cancelled_at``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from backout.domain.events import (
+    CancelRequested,
+    Channel,
+    DomainEvent,
+    Initiator,
+    PlatformCancellationDecided,
+    ShipmentScanned,
+    ShipmentStatus,
+    order_id_for,
+)
+from backout.ingress.normalize import (
+    Delivery,
+    MalformedPayload,
+    as_object,
+    delivery,
+    ident,
+    parse_time,
+    text,
+)
+
+CANCELLATION_REQUESTED = "TYPE_CANCELLATION_REQUESTED"
+"""Backout's own message type for polled conditional-cancellation items."""
+
+STATES: Mapping[str, ShipmentStatus | None] = {
+    # posting statuses
+    "awaiting_deliver": ShipmentStatus.LABEL_CREATED,
+    "sent_by_seller": ShipmentStatus.IN_TRANSIT,
+    "driver_pickup": ShipmentStatus.IN_TRANSIT,
+    "delivering": ShipmentStatus.IN_TRANSIT,
+    "delivered": ShipmentStatus.DELIVERED,
+    "cancelled": None,
+    # posting substatuses, which pushes may carry as new_state
+    "posting_transferring_to_delivery": ShipmentStatus.LABEL_CREATED,
+    "posting_sent_by_seller": ShipmentStatus.IN_TRANSIT,
+    "posting_driver_pick_up": ShipmentStatus.IN_TRANSIT,
+    "posting_in_carriage": ShipmentStatus.IN_TRANSIT,
+    "posting_transferred_to_courier_service": ShipmentStatus.IN_TRANSIT,
+    "posting_in_courier_service": ShipmentStatus.IN_TRANSIT,
+    "posting_on_way_to_city": ShipmentStatus.IN_TRANSIT,
+    "posting_on_way_to_pickup_point": ShipmentStatus.IN_TRANSIT,
+    "posting_in_pickup_point": ShipmentStatus.AVAILABLE_FOR_PICKUP,
+    "posting_delivered": ShipmentStatus.DELIVERED,
+    "posting_received": ShipmentStatus.DELIVERED,
+    "posting_canceled": None,
+    "posting_cancelled": None,
+}
+"""``new_state`` -> scan status; ``None`` means Ignored; unlisted -> UNKNOWN."""
+
+INITIATORS: Mapping[str, Initiator] = {
+    "CLIENT": Initiator.BUYER,
+    "BUYER": Initiator.BUYER,
+    "SELLER": Initiator.SELLER,
+    "OZON": Initiator.PLATFORM,
+    "SYSTEM": Initiator.SYSTEM,
+    "DELIVERY": Initiator.PLATFORM,
+}
+
+
+def _order_id(body: Mapping[str, Any]) -> str:
+    return order_id_for(Channel.OZON, ident(body.get("posting_number"), "posting_number"))
+
+
+def _posting_cancelled(d: Delivery, body: Mapping[str, Any]) -> list[DomainEvent]:
+    return [PlatformCancellationDecided(**d.common(order_id=_order_id(body), decision="approved"))]
+
+
+def _state_changed(d: Delivery, body: Mapping[str, Any]) -> list[DomainEvent]:
+    raw = ident(body.get("new_state"), "new_state")
+    order_id = _order_id(body)
+    status = STATES.get(raw.lower(), ShipmentStatus.UNKNOWN)
+    if status is None:
+        return [d.ignored(f"TYPE_STATE_CHANGED:{raw}")]
+    return [ShipmentScanned(**d.common(order_id=order_id, status=status, raw_status=raw))]
+
+
+def _reason(body: Mapping[str, Any]) -> str:
+    reason = body.get("cancellation_reason")
+    name = text(reason.get("name")) if isinstance(reason, dict) else ""
+    return text(body.get("cancellation_reason_message")) or name
+
+
+def _cancellation_requested(d: Delivery, body: Mapping[str, Any]) -> list[DomainEvent]:
+    cancellation_id = ident(body.get("cancellation_id"), "cancellation_id")
+    raw = body.get("cancellation_initiator")
+    if isinstance(raw, dict):  # some API versions wrap enums
+        raw = raw.get("id") or raw.get("name")
+    initiator = INITIATORS.get(text(raw).upper())
+    if initiator is None:
+        raise MalformedPayload(f"unknown cancellation_initiator {raw!r}")
+    return [
+        CancelRequested(
+            **d.common(
+                order_id=_order_id(body),
+                request_id=f"ozon:{cancellation_id}",
+                initiator=initiator,
+                reason=_reason(body),
+                platform_cancellation_id=cancellation_id,
+                auto_approve_at=parse_time(body.get("auto_approve_date"), "auto_approve_date"),
+            )
+        )
+    ]
+
+
+def normalize(
+    body: Any, headers: Mapping[str, str], received_at: datetime
+) -> list[DomainEvent]:
+    """Normalise one Ozon push or polled cancellation request (module docstring)."""
+    obj = as_object(body, "ozon body")
+    topic = ident(obj.get("message_type"), "message_type")
+    stamp = obj.get("changed_state_date") or obj.get("cancelled_at") or obj.get("time")
+    d = delivery("ozon", obj, headers, received_at, stamp)
+    if topic == "TYPE_POSTING_CANCELLED":
+        return _posting_cancelled(d, obj)
+    if topic == "TYPE_STATE_CHANGED":
+        return _state_changed(d, obj)
+    if topic == CANCELLATION_REQUESTED:
+        return _cancellation_requested(d, obj)
+    return [d.ignored(topic)]  # TYPE_PING (answered by the receiver), new postings, ...

@@ -1,0 +1,107 @@
+"""The SAM template and the state machine definitions are valid and agree with the code."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from backout.errors import ERROR_NAMES
+from backout_dev.template import ROOT, load_template, resources_of
+
+TEMPLATE = load_template()
+STATE_MACHINES = resources_of(TEMPLATE, "AWS::Serverless::StateMachine")
+FUNCTIONS = resources_of(TEMPLATE, "AWS::Serverless::Function")
+ASL_FILES = sorted((ROOT / "statemachines").glob("*.asl.json"))
+BIN = Path(sys.executable).parent
+
+
+def _walk_states(states: dict[str, Any]) -> dict[str, Any]:
+    """All states, including those nested in Parallel branches and Map iterators."""
+    found = dict(states)
+    for state in states.values():
+        for branch in state.get("Branches", []):
+            found |= _walk_states(branch["States"])
+        for key in ("Iterator", "ItemProcessor"):
+            if key in state:
+                found |= _walk_states(state[key]["States"])
+    return found
+
+
+def test_cfn_lint_passes() -> None:
+    result = subprocess.run([str(BIN / "cfn-lint"), str(ROOT / "template.yaml")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("asl", ASL_FILES, ids=lambda p: p.name)
+def test_statelint_passes(asl: Path) -> None:
+    result = subprocess.run([str(BIN / "statelint"), str(asl)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_asl_file_is_used_by_the_template() -> None:
+    used = {ROOT / sm["Properties"]["DefinitionUri"] for sm in STATE_MACHINES.values()}
+    assert set(ASL_FILES) == used
+
+
+@pytest.mark.parametrize("logical", sorted(FUNCTIONS))
+def test_every_handler_imports(logical: str) -> None:
+    props = FUNCTIONS[logical]["Properties"]
+    module, attr = props["Handler"].rsplit(".", 1)
+    path = ROOT / props["CodeUri"] / f"{module}.py"
+    spec = importlib.util.spec_from_file_location(f"check_{logical}", path)
+    assert spec and spec.loader, path
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert callable(getattr(mod, attr))
+
+
+@pytest.mark.parametrize("logical", sorted(STATE_MACHINES))
+def test_asl_references_exist(logical: str) -> None:
+    props = STATE_MACHINES[logical]["Properties"]
+    text = (ROOT / props["DefinitionUri"]).read_text()
+    subs = props.get("DefinitionSubstitutions", {})
+    # every ${placeholder} in the definition has a substitution, and every substitution is used
+    placeholders = set(re.findall(r"\$\{(\w+)\}", text))
+    assert placeholders == set(subs), (placeholders, set(subs))
+    # every substitution points at a resource that exists in the template
+    for key, value in subs.items():
+        target = value.get("Fn::GetAtt", [None])[0] if isinstance(value, dict) and "Fn::GetAtt" in value else (
+            value.get("Ref") if isinstance(value, dict) else None)
+        assert target in TEMPLATE["Resources"], f"{key} -> {value}"
+    # every Lambda the definition invokes is granted to the state machine
+    granted = {p["LambdaInvokePolicy"]["FunctionName"]["Ref"] for p in props["Policies"] if "LambdaInvokePolicy" in p}
+    invoked = {subs[k]["Fn::GetAtt"][0] for k in placeholders if k.endswith("FunctionArn")}
+    assert invoked <= granted
+    # every Next / Default / Catch target names a state, and error names are ones the code defines
+    definition = json.loads(text)
+    states = _walk_states(definition["States"])
+    assert definition["StartAt"] in states
+    for name, state in states.items():
+        targets = [state.get("Next"), state.get("Default")] + [c["Next"] for c in state.get("Choices", [])] + [
+            c["Next"] for c in state.get("Catch", [])]
+        for target in filter(None, targets):
+            assert target in states, f"{name} -> {target}"
+        for rule in state.get("Retry", []) + state.get("Catch", []):
+            for error in rule["ErrorEquals"]:
+                assert error.startswith(("States.", "Lambda.")) or error in ERROR_NAMES, f"{name}: {error}"
+
+
+def test_tables_used_by_functions_exist() -> None:
+    env = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    for key, value in env.items():
+        if isinstance(value, dict) and "Ref" in value and key.endswith("_TABLE"):
+            assert TEMPLATE["Resources"][value["Ref"]]["Type"] == "AWS::DynamoDB::Table"
+
+
+def test_no_plaintext_secrets_in_template() -> None:
+    text = (ROOT / "template.yaml").read_text()
+    assert not re.search(r"(whsec_|sk_live_|sk_test_)[A-Za-z0-9]", text)
+    for res in resources_of(TEMPLATE, "AWS::SecretsManager::Secret").values():
+        assert "SecretString" not in res["Properties"]
