@@ -4,6 +4,8 @@
     backout serve [--port N]  keep the local stack running (HTTP API on localhost)
     backout send FILE [...]   re-sign sample events with the local secrets and post them
     backout timeline ORDER    print an order's timeline from a running `backout serve`
+    backout approve ORDER     approve a held cancellation (operator)
+    backout reject ORDER      reject a held cancellation (operator)
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import argparse
 import json
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -62,8 +65,21 @@ def _cmd_send(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _cmd_decide(args: argparse.Namespace) -> int:
+    url = f"{_endpoint(args)}/operator/orders/{args.order}/decision"
+    data = json.dumps({"decision": args.command, "note": args.note}).encode()
+    req = urllib.request.Request(url, data=data, method="POST", headers={"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - loopback
+            print(resp.read().decode())
+            return 0
+    except urllib.error.HTTPError as exc:
+        print(f"{args.order}: HTTP {exc.code} {exc.read().decode()}", file=sys.stderr)
+        return 1
+
+
 def _cmd_timeline(args: argparse.Namespace) -> int:
-    url = f"{_endpoint(args)}/_local/orders/{args.order}/timeline"
+    url = f"{_endpoint(args)}/operator/orders/{args.order}/timeline"
     try:
         with urllib.request.urlopen(url, timeout=10) as resp:  # noqa: S310 - loopback
             data = json.loads(resp.read())
@@ -93,6 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     send.add_argument("--url")
     send.add_argument("--secrets")
     send.set_defaults(fn=_cmd_send)
+    for verb in ("approve", "reject"):
+        decide = sub.add_parser(verb, help=f"{verb} a held cancellation on a running stack")
+        decide.add_argument("order")
+        decide.add_argument("--note", default="")
+        decide.add_argument("--url")
+        decide.set_defaults(fn=_cmd_decide)
     timeline = sub.add_parser("timeline", help="print an order's timeline from a running stack")
     timeline.add_argument("order")
     timeline.add_argument("--url")

@@ -4,7 +4,6 @@ the fake WooCommerce store and the local HTTP API, started and stopped together.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from backout_dev.http_api import LocalHttpApi
 from backout_dev.processes import FakeWooCommerce, LocalStripe
@@ -37,9 +36,7 @@ class LocalEnvironment:
         self.stack = LocalStack(parameters={"WooCommerceBaseUrl": self.woo.url, **self.parameters},
                                 env={"STRIPE_API_BASE": self.stripe.url, "POWERTOOLS_LOG_LEVEL": self.log_level}, local_secrets=self.secrets)
         self.stack.start()
-        self.api = LocalHttpApi(self.stack, port=self.port, extra={
-            "/_local/orders/{order_id}/timeline": self._timeline_route,
-        }).start()
+        self.api = LocalHttpApi(self.stack, port=self.port).start()
         if self.secrets_file is not None:
             self.stack.dump_secrets(self.secrets_file)
             ENDPOINT_FILE.write_text(self.api.url)
@@ -52,15 +49,6 @@ class LocalEnvironment:
             self.stack.stop()
         self.woo.stop()
         self.stripe.stop()
-
-    def _timeline_route(self, params: dict[str, str]) -> tuple[int, Any]:
-        from backout.repo.orders import OrdersRepository
-
-        repo = OrdersRepository()
-        order = repo.get_order(params["order_id"])
-        if order is None:
-            return 404, {"error": "unknown order"}
-        return 200, {"order": order, "timeline": repo.timeline(params["order_id"])}
 
     @property
     def url(self) -> str:

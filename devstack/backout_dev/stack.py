@@ -256,11 +256,14 @@ class LocalStack:
         return data, "FunctionError" in resp
 
     def running_executions(self) -> int:
-        """How many saga executions are still running."""
+        """How many saga executions are busy (running and not parked on a task token)."""
         sfn = self.client("stepfunctions")
         total = 0
         for sm in sfn.list_state_machines()["stateMachines"]:
-            total += len(sfn.list_executions(stateMachineArn=sm["stateMachineArn"], statusFilter="RUNNING")["executions"])
+            for ex in sfn.list_executions(stateMachineArn=sm["stateMachineArn"], statusFilter="RUNNING")["executions"]:
+                events = sfn.get_execution_history(executionArn=ex["executionArn"])["events"]
+                if not events or events[-1]["type"] != "TaskSubmitted":  # TaskSubmitted: waiting for its token
+                    total += 1
         return total
 
     def wait_idle(self, timeout: float = 60.0) -> None:

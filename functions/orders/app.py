@@ -1,4 +1,4 @@
-"""Saga tasks on the order record: begin, open_cooling_off, withdraw, complete, hold."""
+"""Saga tasks on the order record: begin, cooling-off, waits, withdraw, reject, complete, hold."""
 
 from __future__ import annotations
 
@@ -30,5 +30,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if action == "complete":
         return orders.complete(order_id, request_id, event.get("payment", {}), event.get("stock", {}), repo)
     if action == "hold":
-        return orders.hold(order_id, request_id, event.get("error") or {}, repo)
+        return orders.hold(order_id, request_id, event.get("error") or {}, repo, event.get("task_token"))
+    if action == "await":
+        return orders.await_event(order_id, request_id, event["purpose"], event["task_token"], repo)
+    if action == "reject":
+        state = event.get("state") or {}
+        decision = state.get("operator") or state.get("platform") or {}
+        return orders.reject(order_id, request_id, decision, repo)
     raise ValueError(f"unknown action {action!r}")

@@ -16,10 +16,19 @@ from typing import Any
 
 from backout import aws
 from backout.domain.events import (
+    AuthorizationExpired,
     CancelRequested,
     CancelWithdrawn,
+    DisputeClosed,
+    DisputeOpened,
     DomainEvent,
+    Initiator,
     OrderPlaced,
+    PlatformCancellationDecided,
+    RefundSettled,
+    ReturnScanned,
+    ShipmentScanned,
+    ShipmentStatus,
     parse_event,
 )
 from backout.domain.order import OrderStatus, can_transition
@@ -66,8 +75,48 @@ class Dispatcher:
             self._cancel_requested(event)
         elif isinstance(event, CancelWithdrawn):
             self._cancel_withdrawn(event)
-        elif event.order_id:
-            self.repo.append_timeline(event.order_id, event.kind, _summary(event))
+        elif isinstance(event, AuthorizationExpired):
+            self._authorization_expired(event)
+        elif isinstance(event, (DisputeOpened, DisputeClosed)):
+            self._dispute(event)
+        else:
+            self._resume(event)
+
+    # ------------------------------------------------------------ resuming waits
+    def _resume(self, event: DomainEvent) -> None:
+        """Hand a webhook to the saga step waiting for it (if one is)."""
+        order_id = str(event.order_id)
+        self.repo.append_timeline(order_id, event.kind, _summary(event))
+        purpose, output, failure = _wake(event)
+        if purpose is None:
+            return
+        # kept first: a wait that starts after this webhook finds it (webhooks outrun sagas)
+        self.repo.save_wake(order_id, purpose, output, failure)
+        token = self.repo.get_token(order_id, purpose)
+        if token is None or token.get("used_by"):
+            return
+        complete_token(token["token"], output, failure)
+        self.repo.mark_token_used(order_id, purpose, event.source_id)
+
+    def _dispute(self, ev: DomainEvent) -> None:
+        """Rule 10: a disputed payment is not refunded too; the evidence comes from the timeline."""
+        order_id = str(ev.order_id)
+        opened = isinstance(ev, DisputeOpened)
+        self.repo.set_flag(order_id, "disputed", opened)
+        self.repo.append_timeline(order_id, ev.kind, _summary(ev))
+        if opened:
+            from backout.saga.evidence import build_evidence
+
+            self.repo.save_evidence(order_id, ev.dispute_id, build_evidence(self.repo, order_id))
+
+    def _authorization_expired(self, ev: AuthorizationExpired) -> None:
+        """Rule 9: an expired authorization is a system cancellation request."""
+        request = CancelRequested(provider=ev.provider, source_id=ev.source_id, occurred_at=ev.occurred_at,
+                                  order_id=ev.order_id, payment_ref=ev.payment_ref,
+                                  request_id=f"expiry:{ev.payment_ref or ev.source_id}",
+                                  initiator=Initiator.SYSTEM, reason="authorization_expired")
+        self.repo.append_timeline(str(ev.order_id), "authorization_expired", _summary(ev))
+        self._cancel_requested(request)
 
     # ------------------------------------------------------------ orders
     def _order_placed(self, ev: OrderPlaced) -> None:
@@ -114,8 +163,10 @@ class Dispatcher:
 
     def _start_saga(self, order_id: str, request_id: str) -> None:
         sfn = aws.client("stepfunctions")
-        payload = {"order_id": order_id, "request_id": request_id,
-                   "cooling_off_seconds": int(os.environ.get("COOLING_OFF_SECONDS", "0"))}
+        request = self.repo.get_request(order_id, request_id) or {}
+        cooling = 0 if request.get("initiator") == "system" else int(os.environ.get("COOLING_OFF_SECONDS", "0"))
+        payload = {"order_id": order_id, "request_id": request_id, "cooling_off_seconds": cooling,
+                   "timeouts": _timeouts()}
         try:
             sfn.start_execution(stateMachineArn=aws.env("CANCELLATION_STATE_MACHINE_ARN"),
                                 name=execution_name(order_id, request_id), input=json.dumps(payload))
@@ -137,6 +188,50 @@ class Dispatcher:
             if code not in ("TaskTimedOut", "InvalidToken", "TaskDoesNotExist"):
                 raise
             self.repo.append_timeline(order_id, "withdrawal_too_late", {"reason": code})
+
+
+def complete_token(token: str, output: dict[str, Any], failure: str | None) -> None:
+    """Resume a waiting saga step; a token already completed or timed out is not an error."""
+    sfn = aws.client("stepfunctions")
+    try:
+        if failure:
+            sfn.send_task_failure(taskToken=token, error=failure, cause=json.dumps(output)[:256])
+        else:
+            sfn.send_task_success(taskToken=token, output=json.dumps(output))
+    except Exception as exc:
+        code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+        if code not in ("TaskTimedOut", "InvalidToken", "TaskDoesNotExist"):
+            raise
+
+
+def _timeouts() -> dict[str, int]:
+    """Wait limits for the saga, from the template's parameters (shortened locally through the input)."""
+    def val(name: str, default: int) -> int:
+        return int(os.environ.get(name, str(default)))
+
+    carrier = val("CARRIER_WAIT_TIMEOUT_SECONDS", 2592000)
+    return {"platform_seconds": val("PLATFORM_APPROVAL_TIMEOUT_SECONDS", 1209600), "carrier_seconds": carrier,
+            "return_seconds": carrier, "refund_seconds": val("REFUND_SETTLEMENT_TIMEOUT_SECONDS", 604800),
+            "operator_seconds": val("OPERATOR_DECISION_TIMEOUT_SECONDS", 2592000)}
+
+
+#: Carrier statuses that decide an intercept.
+_INTERCEPT_FINAL = {ShipmentStatus.RETURN_TO_SENDER: "return_to_sender", ShipmentStatus.RETURNED: "returned",
+                    ShipmentStatus.DELIVERED: "delivered"}
+
+
+def _wake(event: DomainEvent) -> tuple[str | None, dict[str, Any], str | None]:
+    """(token purpose, output, failure error name) for an event that can end a wait."""
+    if isinstance(event, PlatformCancellationDecided):
+        return "platform_decision", {"decision": event.decision}, None
+    if isinstance(event, ShipmentScanned) and event.status in _INTERCEPT_FINAL:
+        return "carrier", {"status": _INTERCEPT_FINAL[event.status], "tracking_number": event.tracking_number}, None
+    if isinstance(event, ReturnScanned):
+        return "return", {"status": "returned", "tracking_number": event.tracking_number}, None
+    if isinstance(event, RefundSettled) and event.status in ("succeeded", "failed", "canceled"):
+        output = {"status": event.status, "refund_id": event.refund_id, "reason": event.failure_reason}
+        return "refund_settlement", output, None if event.status == "succeeded" else "RefundFailed"
+    return None, {}, None
 
 
 def _summary(event: DomainEvent) -> dict[str, Any]:

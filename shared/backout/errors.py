@@ -52,6 +52,14 @@ class PlatformRejected(BackoutError):
     """The sales platform refused the call for good (4xx other than throttling)."""
 
 
+class RevenueAtRisk(BackoutError):
+    """Rule 9: the authorization expired but the parcel already shipped."""
+
+
+class CarrierOutcomeUnknown(BackoutError):
+    """The carrier's answer fits neither a return nor a delivery."""
+
+
 #: Every error name the state machines may refer to (besides States.* and Lambda.*).
 ERROR_NAMES: frozenset[str] = frozenset(
     cls.__name__
@@ -65,5 +73,7 @@ ERROR_NAMES: frozenset[str] = frozenset(
         PaymentNotAllowed,
         RefundFailed,
         PlatformRejected,
+        RevenueAtRisk,
+        CarrierOutcomeUnknown,
     )
 ) | {"CancellationHeld"}

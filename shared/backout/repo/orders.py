@@ -203,6 +203,36 @@ class OrdersRepository:
                           "request_id": request_id, "saved_at": now_iso()}),
         )
 
+    def mark_token_used(self, order_id: str, purpose: str, source_id: str) -> None:
+        """Note which delivery resumed the wait (a replay will not resume it again)."""
+        self.ddb.update_item(
+            TableName=self.table, Key=to_item({"pk": _pk(order_id), "sk": f"TOKEN#{purpose}"}),
+            UpdateExpression="SET used_by = :s, used_at = :t",
+            ExpressionAttributeValues=values({":s": source_id, ":t": now_iso()}),
+        )
+
+    def save_wake(self, order_id: str, purpose: str, output: dict[str, Any], failure: str | None) -> None:
+        """Remember the first webhook that can end a wait for ``purpose``."""
+        self._put_new({"pk": _pk(order_id), "sk": f"WAKE#{purpose}", "output": output, "failure": failure or "",
+                       "at": now_iso()})
+
+    def get_wake(self, order_id: str, purpose: str) -> dict[str, Any] | None:
+        """The webhook recorded for ``purpose`` before the saga started waiting, if any."""
+        return self._get(_pk(order_id), f"WAKE#{purpose}")
+
+    def set_flag(self, order_id: str, name: str, value: bool) -> None:
+        """Set a boolean flag on the order (e.g. ``disputed``)."""
+        self.ddb.update_item(
+            TableName=self.table, Key=to_item({"pk": _pk(order_id), "sk": "META"}),
+            UpdateExpression="SET #f = :v", ExpressionAttributeNames={"#f": name},
+            ExpressionAttributeValues=values({":v": value}),
+        )
+
+    def save_evidence(self, order_id: str, dispute_id: str, evidence: dict[str, Any]) -> bool:
+        """Keep the evidence bundle assembled for a dispute (once per dispute)."""
+        return self._put_new({"pk": _pk(order_id), "sk": f"EVIDENCE#{dispute_id}", "evidence": evidence,
+                              "assembled_at": now_iso()})
+
     def get_token(self, order_id: str, purpose: str) -> dict[str, Any] | None:
         """The waiting saga's token record for ``purpose``, or None."""
         return self._get(_pk(order_id), f"TOKEN#{purpose}")

@@ -10,12 +10,61 @@ from backout.repo.orders import OrdersRepository
 COOLING_OFF = "cooling_off"
 
 
+#: Channels where the marketplace, not the seller, decides a cancellation.
+PLATFORM_DECIDES = frozenset({"ozon", "tiktok", "shopify"})
+
+
+def choose_path(order: dict[str, Any], request: dict[str, Any]) -> str:
+    """Which branch of the saga this cancellation takes.
+
+    * ``revenue_at_risk``: the authorization expired but the parcel shipped (rule 9);
+    * ``shipped``: no direct cancel - intercept, else return (rule 2);
+    * ``platform``: the marketplace approves the cancellation (rule 5);
+    * ``direct``: independent site, the seller's own gateway (rule 1).
+    """
+    if request.get("initiator") == "system" and request.get("reason") == "authorization_expired":
+        return "revenue_at_risk" if order.get("shipped") else "direct"
+    if order.get("shipped"):
+        return "shipped"
+    if order.get("channel") in PLATFORM_DECIDES:
+        return "platform"
+    return "direct"
+
+
 def begin(order_id: str, request_id: str, execution_id: str, repo: OrdersRepository) -> dict[str, Any]:
-    """Check the saga has a recorded request for a known order; log its start."""
+    """Check the saga has a recorded request for a known order; choose its path."""
     order = repo.require_order(order_id)
-    require_request(repo.get_request(order_id, request_id), request_id)
-    repo.append_timeline(order_id, "saga_started", {"request_id": request_id, "execution": execution_id})
-    return {"gateway": order["gateway"], "currency": order["currency"], "status": order["status"]}
+    request = repo.get_request(order_id, request_id)
+    require_request(request, request_id)
+    assert request is not None
+    path = choose_path(order, request)
+    repo.append_timeline(order_id, "saga_started", {"request_id": request_id, "path": path, "execution": execution_id})
+    return {"gateway": order["gateway"], "currency": order["currency"], "status": order["status"], "path": path}
+
+
+def await_event(order_id: str, request_id: str, purpose: str, task_token: str, repo: OrdersRepository) -> dict[str, Any]:
+    """Park the saga's token until a webhook for ``purpose`` resumes it.
+
+    If that webhook already came (it often outruns the saga), resume at once.
+    """
+    repo.save_token(order_id, purpose, task_token, request_id)
+    repo.append_timeline(order_id, f"waiting_for_{purpose}", {"request_id": request_id})
+    wake = repo.get_wake(order_id, purpose)
+    if wake is not None:
+        from backout.dispatch import complete_token
+
+        complete_token(task_token, dict(wake["output"]), wake.get("failure") or None)
+        repo.mark_token_used(order_id, purpose, "early-webhook")
+    return {}
+
+
+def reject(order_id: str, request_id: str, decision: dict[str, Any], repo: OrdersRepository) -> dict[str, Any]:
+    """The platform or an operator refused the cancellation: the order stays open."""
+    order = repo.require_order(order_id)
+    if can_transition(OrderStatus(order["status"]), OrderStatus.OPEN):
+        repo.transition(order_id, OrderStatus.OPEN, active_request_id="")
+    repo.append_timeline(order_id, "cancellation_rejected", {"request_id": request_id, **decision})
+    return {}
 
 
 def open_cooling_off(order_id: str, request_id: str, task_token: str, repo: OrdersRepository) -> dict[str, Any]:
@@ -40,12 +89,19 @@ def complete(order_id: str, request_id: str, payment: dict[str, Any], stock: dic
     return {}
 
 
-def hold(order_id: str, request_id: str, error: dict[str, Any], repo: OrdersRepository) -> dict[str, Any]:
+OPERATOR = "operator"
+
+
+def hold(order_id: str, request_id: str, error: dict[str, Any], repo: OrdersRepository,
+         task_token: str | None = None) -> dict[str, Any]:
     """Put the order on the operator queue with the error that stopped the saga."""
     order = repo.get_order(order_id)
-    if order is not None and can_transition(OrderStatus(order["status"]), OrderStatus.ON_HOLD):
+    if order is None:
+        return {}
+    if can_transition(OrderStatus(order["status"]), OrderStatus.ON_HOLD):
         repo.transition(order_id, OrderStatus.ON_HOLD, hold_reason=str(error.get("Error", "unknown")))
-    if order is not None:
-        repo.append_timeline(order_id, "held_for_operator", {"request_id": request_id, "error": error})
+    if task_token:
+        repo.save_token(order_id, OPERATOR, task_token, request_id)
+    repo.append_timeline(order_id, "held_for_operator", {"request_id": request_id, "error": error})
     return {}
 

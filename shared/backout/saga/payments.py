@@ -33,6 +33,8 @@ def settle(
     """Void an authorized payment or refund a captured one; returns the outcome."""
     order = repo.require_order(order_id)
     require_request(repo.get_request(order_id, request_id), request_id)
+    if order.get("disputed"):
+        raise PaymentNotAllowed("a dispute is open on this payment: refunding it too would pay twice (rule 10)")
     repo.transition(order_id, OrderStatus.CANCELLING)
     effect_id = f"settle#{request_id}"
     fx = repo.record_intent(order_id, effect_id, "settle", gateway=order["gateway"], payment_ref=order.get("payment_ref"))

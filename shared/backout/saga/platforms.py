@@ -29,3 +29,48 @@ def confirm_cancelled(order_id: str, request_id: str, repo: OrdersRepository) ->
     repo.record_result(order_id, effect_id, "done", outcome=outcome)
     repo.append_timeline(order_id, "platform_notified", {"channel": order["channel"], "outcome": outcome})
     return {"channel": order["channel"], "status": outcome}
+
+
+def _effect_once(repo: OrdersRepository, order_id: str, effect_id: str, kind: str, call: Any) -> dict[str, Any]:
+    """Record the intent, make the call once, record its result; a retry returns the recorded result."""
+    fx = repo.record_intent(order_id, effect_id, kind)
+    if fx.get("status") == "done":
+        return dict(fx.get("result") or {})
+    result = dict(call())
+    repo.record_result(order_id, effect_id, "done", result=result)
+    repo.append_timeline(order_id, kind, result)
+    return result
+
+
+def request_cancellation(order_id: str, request_id: str, task_token: str, repo: OrdersRepository) -> dict[str, Any]:
+    """Ask the marketplace to cancel (or approve the buyer's request), then wait for its decision webhook."""
+    from backout.saga import providers
+    from backout.saga.orders import await_event
+
+    order = repo.require_order(order_id)
+    request = repo.get_request(order_id, request_id) or {}
+    _effect_once(repo, order_id, f"platform_request#{request_id}", "platform_cancellation_requested",
+                 lambda: providers.request_platform_cancellation(order, request, f"backout:{order_id}:{request_id}"))
+    return await_event(order_id, request_id, "platform_decision", task_token, repo)
+
+
+def request_intercept(order_id: str, request_id: str, task_token: str, repo: OrdersRepository) -> dict[str, Any]:
+    """Shipped: ask the carrier to intercept (cost recorded), then wait for its scans."""
+    from backout.saga import providers
+    from backout.saga.orders import await_event
+
+    order = repo.require_order(order_id)
+    _effect_once(repo, order_id, f"intercept#{request_id}", "intercept_requested",
+                 lambda: providers.request_intercept(order, f"backout:intercept:{order_id}:{request_id}"))
+    return await_event(order_id, request_id, "carrier", task_token, repo)
+
+
+def issue_return_label(order_id: str, request_id: str, task_token: str, repo: OrdersRepository) -> dict[str, Any]:
+    """Delivered despite the cancel: a prepaid return label, then wait for the return scan."""
+    from backout.saga import providers
+    from backout.saga.orders import await_event
+
+    order = repo.require_order(order_id)
+    _effect_once(repo, order_id, f"return_label#{request_id}", "return_label_issued",
+                 lambda: providers.create_return_label(order, f"backout:return:{order_id}:{request_id}"))
+    return await_event(order_id, request_id, "return", task_token, repo)

@@ -1,0 +1,64 @@
+"""Operator API: an order's timeline; approve or reject a held cancellation (IAM auth)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.event_handler.exceptions import BadRequestError, NotFoundError
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, Field, ValidationError
+
+from backout.errors import IllegalTransition, OrderNotFound
+from backout.operator import decide
+from backout.repo.orders import OrdersRepository
+
+logger = Logger()
+tracer = Tracer()
+app = APIGatewayHttpResolver()
+
+
+class DecisionBody(BaseModel):
+    """What the operator sends."""
+
+    decision: Literal["approve", "reject"]
+    note: str = Field(default="", max_length=500)
+
+
+def _actor() -> str:
+    ctx = app.current_event.request_context
+    iam = (ctx.raw_event.get("authorizer") or {}).get("iam") or {}
+    return str(iam.get("userArn") or iam.get("userId") or "local-operator")
+
+
+@app.get("/operator/orders/<order_id>/timeline")
+def timeline(order_id: str) -> dict[str, Any]:
+    """The order record and every step on its timeline."""
+    repo = OrdersRepository()
+    order = repo.get_order(order_id)
+    if order is None:
+        raise NotFoundError(f"unknown order {order_id}")
+    return {"order": order, "timeline": repo.timeline(order_id)}
+
+
+@app.post("/operator/orders/<order_id>/decision")
+def decision(order_id: str) -> dict[str, Any]:
+    """Approve or reject a held cancellation."""
+    try:
+        body = DecisionBody.model_validate(app.current_event.json_body or {})
+    except (ValidationError, ValueError) as exc:
+        raise BadRequestError(f"body must be {{'decision': 'approve'|'reject', 'note': str}}: {exc}") from exc
+    try:
+        return decide(order_id, body.decision, _actor(), body.note, OrdersRepository())
+    except OrderNotFound as exc:
+        raise NotFoundError(str(exc)) from exc
+    except IllegalTransition as exc:
+        raise BadRequestError(str(exc)) from exc
+
+
+@logger.inject_lambda_context(correlation_id_path="pathParameters.order_id")
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """HTTP API (v2) handler."""
+    return app.resolve(event, context)
