@@ -23,6 +23,9 @@ class LocalEnvironment:
         self.stripe = LocalStripe()
         creds = self.secrets["credentials"]
         self.woo = FakeWooCommerce(creds["woocommerce_key"], creds["woocommerce_secret"])
+        from backout_dev.fakes.carrier import FakeCarrier
+
+        self.carrier = FakeCarrier(creds["carrier_api_key"])
         self.parameters = parameters or {}
         self.port = port
         self.log_level = log_level
@@ -33,7 +36,9 @@ class LocalEnvironment:
     def __enter__(self) -> "LocalEnvironment":
         self.stripe.start()
         self.woo.start()
-        self.stack = LocalStack(parameters={"WooCommerceBaseUrl": self.woo.url, **self.parameters},
+        self.carrier.start()
+        self.stack = LocalStack(parameters={"WooCommerceBaseUrl": self.woo.url, "CarrierApiBaseUrl": self.carrier.url,
+                                            **self.parameters},
                                 env={"STRIPE_API_BASE": self.stripe.url, "POWERTOOLS_LOG_LEVEL": self.log_level}, local_secrets=self.secrets)
         self.stack.start()
         self.api = LocalHttpApi(self.stack, port=self.port).start()
@@ -48,6 +53,7 @@ class LocalEnvironment:
         if self.stack:
             self.stack.stop()
         self.woo.stop()
+        self.carrier.stop()
         self.stripe.stop()
 
     @property

@@ -2,11 +2,25 @@
 
 Requests become API Gateway HTTP API (payload format 2.0) events and go to
 the real handler in-process; the proxy response comes back as HTTP.
+
+Two things exist only here, for local development, and never in AWS:
+
+* ``x-backout-local-source-ip`` (dev-only header): the event's
+  ``requestContext.http.sourceIp`` is normally the TCP peer (127.0.0.1). A
+  request from the loopback interface may name another source address in
+  this header, so that ``backout send`` can post Ozon samples "from" Ozon's
+  networks. The header is removed before the handler sees the request. API
+  Gateway has no such header: there the source address is the real peer.
+* When the local secrets hold a fake PayPal CA (``paypal_local``), the
+  receiver's certificate fetcher is replaced, while the API runs, by one
+  that serves that CA's leaf certificate at its ``https://api.paypal.com/...``
+  URL (``sender.paypal_cert_fetcher``).
 """
 
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import re
 import threading
@@ -15,9 +29,21 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
+from backout_dev.sender import LOCAL_SOURCE_IP_HEADER, paypal_cert_fetcher
 from backout_dev.template import http_routes
 
 _TEXTUAL = ("application/json", "text/", "application/x-www-form-urlencoded")
+
+
+def local_source_ip(peer: str, headers: dict[str, str]) -> str:
+    """The source address to report: the peer, or the dev-only header's value for a loopback peer.
+
+    Removes the header from ``headers``. Raises ValueError for a value that is not an IP address.
+    """
+    claimed = headers.pop(LOCAL_SOURCE_IP_HEADER, None)
+    if claimed is None or not ipaddress.ip_address(peer).is_loopback:
+        return peer
+    return str(ipaddress.ip_address(claimed.strip()))
 
 
 def _compile(path: str) -> re.Pattern[str]:
@@ -35,6 +61,7 @@ class LocalHttpApi:
         self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._saved_fetcher: Any = None
 
     @property
     def url(self) -> str:
@@ -42,7 +69,14 @@ class LocalHttpApi:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def start(self) -> "LocalHttpApi":
-        """Serve on a background thread."""
+        """Serve on a background thread (and stand in for PayPal's certificate host, see above)."""
+        local_secrets = getattr(self.stack, "secrets", None) or {}
+        if local_secrets.get("paypal_local"):
+            from backout.ingress import receiver
+
+            self._saved_fetcher = receiver.fetch_paypal_cert
+            receiver.fetch_paypal_cert = paypal_cert_fetcher(local_secrets)
+            receiver.clear_paypal_cert_cache()
         self.thread.start()
         return self
 
@@ -50,6 +84,12 @@ class LocalHttpApi:
         """Stop serving."""
         self.server.shutdown()
         self.server.server_close()
+        if self._saved_fetcher is not None:
+            from backout.ingress import receiver
+
+            receiver.fetch_paypal_cert = self._saved_fetcher
+            receiver.clear_paypal_cert_cache()
+            self._saved_fetcher = None
 
     def to_event(self, method: str, raw_path: str, query: str, headers: dict[str, str], body: bytes,
                  route: str, params: dict[str, str], source_ip: str) -> dict[str, Any]:
@@ -102,8 +142,13 @@ class LocalHttpApi:
                     m = pattern.match(path)
                     if m and method == self.command:
                         headers = {k.lower(): v for k, v in self.headers.items()}
-                        event = api.to_event(method, path, query, headers, body, route, m.groupdict(),
-                                             self.client_address[0])
+                        try:
+                            source_ip = local_source_ip(self.client_address[0], headers)
+                        except ValueError:
+                            self._send(400, b'{"message":"invalid x-backout-local-source-ip"}',
+                                       {"Content-Type": "application/json"})
+                            return
+                        event = api.to_event(method, path, query, headers, body, route, m.groupdict(), source_ip)
                         self._proxy(function, event)
                         return
                 self._send(404, b'{"message":"Not Found"}', {"Content-Type": "application/json"})

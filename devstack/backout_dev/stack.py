@@ -58,6 +58,7 @@ def generate_local_secrets() -> dict[str, Any]:
             "stripe_api_key": "sk_test_" + tok(),
             "woocommerce_key": "ck_" + tok(),
             "woocommerce_secret": "cs_" + tok(),
+            "carrier_api_key": tok(),
         },
     }
 

@@ -1,6 +1,9 @@
 """Receives sales-platform webhooks: verify, deduplicate, record, answer fast.
 
-The route's last path segment names the provider (``/webhooks/woocommerce``).
+Routes:
+    POST /webhooks/woocommerce, POST /webhooks/shopify, POST /webhooks/ozon,
+    POST /webhooks/tiktok, POST /webhooks/standard.
+The route's last path segment names the provider; anything else is answered 404. See backout.ingress.receiver.
 """
 
 from __future__ import annotations
@@ -10,15 +13,21 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from backout.ingress.receiver import delivery_from_api_event, receive
+from backout.ingress.receiver import answer_api_event
+
+#: The providers this function answers for (each has its own route in template.yaml).
+PROVIDERS = frozenset({"woocommerce", "shopify", "ozon", "tiktok", "standard"})
 
 logger = Logger()
 
 
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """API Gateway HTTP API (v2) proxy handler."""
-    provider = str(event.get("rawPath", "")).rstrip("/").rsplit("/", 1)[-1]
-    answer = receive(delivery_from_api_event(provider, event))
-    log = logger.info if answer.status < 400 else logger.warning
-    log("webhook answered", extra={"provider": provider, "status": answer.status, **answer.body})
+    answer = answer_api_event(event, PROVIDERS)
+    if answer.fault is not None:
+        logger.error("webhook receiver fault", extra=answer.log, exc_info=answer.fault)
+    elif answer.status >= 400:
+        logger.warning("webhook refused", extra=answer.log)
+    else:
+        logger.info("webhook answered", extra=answer.log)
     return answer.to_api()

@@ -88,6 +88,15 @@ class Dispatcher:
         order_id = str(event.order_id)
         self.repo.append_timeline(order_id, event.kind, _summary(event))
         purpose, output, failure = _wake(event)
+        if isinstance(event, ShipmentScanned) and event.tracking_number:
+            order = self.repo.require_order(order_id)
+            if event.tracking_number == order.get("return_tracking_number"):
+                # the return parcel: delivered back to the seller is the return scan
+                purpose = "return" if event.status == ShipmentStatus.DELIVERED else None
+                output = {"status": "returned", "tracking_number": event.tracking_number}
+            elif not order.get("tracking_number"):
+                self.repo.set_flag(order_id, "tracking_number", event.tracking_number)
+                self.repo.set_flag(order_id, "carrier", event.carrier or "")
         if purpose is None:
             return
         # kept first: a wait that starts after this webhook finds it (webhooks outrun sagas)

@@ -161,3 +161,56 @@ def test_operator_cannot_decide_an_order_that_is_not_held(shop: Shop, local_env:
     with pytest.raises(urllib.error.HTTPError) as err:
         decide(local_env, order["order_id"], "approve")
     assert err.value.code == 400
+
+
+def _shipped_order(shop: Shop, local_env: Any, tracking: str, outcome: str) -> dict[str, Any]:
+    from backout.domain.events import ShipmentScanned, ShipmentStatus
+
+    order = shop.place([line(1, f"SHIP-{tracking}", 1, "25.00")])
+    shop.send(shop.created, shop.body(order, "completed", offset=-30))
+    local_env.carrier.add_shipment(tracking, "in_transit", outcome)
+    local_env.stack.wait_idle()
+    Dispatcher().apply(ShipmentScanned(provider="aftership", source_id=f"as_{tracking}_1", occurred_at=NOW,
+                                       order_id=order["order_id"], tracking_number=tracking, carrier="dhl",
+                                       status=ShipmentStatus.IN_TRANSIT))
+    InventoryRepository().set_stock(f"SHIP-{tracking}", 0)
+    shop.send(shop.cancel, shop.body(order, "cancel-request"))
+    wait_until(lambda: "waiting_for_carrier" in steps(order["order_id"]))
+    return order
+
+
+def _scan(order: dict[str, Any], tracking: str, scan_status: Any, n: int) -> None:
+    from backout.domain.events import ShipmentScanned
+
+    Dispatcher().apply(ShipmentScanned(provider="aftership", source_id=f"as_{tracking}_{n}", occurred_at=NOW,
+                                       order_id=order["order_id"], tracking_number=tracking, carrier="dhl",
+                                       status=scan_status))
+
+
+def test_shipped_order_intercepted_then_refunded_and_restocked(shop: Shop, local_env: Any) -> None:
+    from backout.domain.events import ShipmentStatus
+
+    order = _shipped_order(shop, local_env, "TRK-INT-1", "succeed")
+    intercept = [s for s in OrdersRepository().timeline(order["order_id"]) if s["step"] == "intercept_requested"]
+    assert intercept and intercept[0]["detail"]["cost"] == 1500  # the intercept's cost is on the record
+    assert stripe.Refund.list(payment_intent=order["pi"]).data == []  # nothing refunded while in transit
+    _scan(order, "TRK-INT-1", ShipmentStatus.RETURN_TO_SENDER, 2)
+    local_env.stack.wait_idle()
+    assert status(order["order_id"]) == "CANCELLED"
+    assert len(stripe.Refund.list(payment_intent=order["pi"]).data) == 1
+    assert InventoryRepository().stock("SHIP-TRK-INT-1") == 1
+
+
+def test_shipped_order_delivered_becomes_a_return(shop: Shop, local_env: Any) -> None:
+    from backout.domain.events import ShipmentStatus
+
+    order = _shipped_order(shop, local_env, "TRK-RET-1", "fail")
+    _scan(order, "TRK-RET-1", ShipmentStatus.DELIVERED, 2)
+    wait_until(lambda: "waiting_for_return" in steps(order["order_id"]))
+    record = OrdersRepository().get_order(order["order_id"])
+    assert record["return_tracking_number"]
+    assert stripe.Refund.list(payment_intent=order["pi"]).data == []  # no refund before the return scan
+    _scan(order, record["return_tracking_number"], ShipmentStatus.DELIVERED, 3)
+    local_env.stack.wait_idle()
+    assert status(order["order_id"]) == "CANCELLED"
+    assert len(stripe.Refund.list(payment_intent=order["pi"]).data) == 1

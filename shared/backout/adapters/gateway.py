@@ -51,6 +51,10 @@ def gateway_for(name: str) -> PaymentGateway:
         from backout.adapters.stripe_gateway import StripeGateway
 
         return StripeGateway()
+    if name == "paypal":
+        from backout.adapters.paypal_gateway import PayPalGateway
+
+        return PayPalGateway.from_credentials()
     from backout.errors import PaymentNotAllowed
 
     raise PaymentNotAllowed(f"no gateway adapter for {name!r}")

@@ -47,6 +47,7 @@ __all__ = [
     "verify_aftership",
     "verify_easypost",
     "verify_ozon",
+    "verify_ozon_source",
     "verify_paypal",
     "verify_shopify",
     "verify_standard_webhooks",
@@ -624,6 +625,18 @@ def _seller_key(value: object) -> str | None:
     return None
 
 
+def verify_ozon_source(source_ip: str, allowed_networks: Sequence[str] = OZON_NETWORKS) -> None:
+    """Check only the source address of an Ozon push (before its body is parsed).
+
+    Pass the address API Gateway saw (``requestContext`` source IP), never an
+    ``X-Forwarded-For`` value; it must lie in ``allowed_networks``.
+    """
+    address = _source_address(source_ip)
+    networks = [ipaddress.ip_network(net) for net in _sequence(allowed_networks, "networks")]
+    if not any(address in network for network in networks):
+        raise SignatureError("source_not_allowed", str(address))
+
+
 def verify_ozon(
     source_ip: str,
     body: Mapping[str, object],
@@ -639,10 +652,7 @@ def verify_ozon(
     and, except for ``TYPE_PING``, ``body["seller_id"]`` (int or digit
     string) must be one of ``seller_ids``.
     """
-    address = _source_address(source_ip)
-    networks = [ipaddress.ip_network(net) for net in _sequence(allowed_networks, "networks")]
-    if not any(address in network for network in networks):
-        raise SignatureError("source_not_allowed", str(address))
+    verify_ozon_source(source_ip, allowed_networks)
     known = {_seller_key(seller) for seller in _sequence(seller_ids, "seller_ids")}
     if None in known:
         raise ValueError("seller_ids must be non-negative ints or digit strings")

@@ -90,6 +90,8 @@ class OrdersRepository:
                 self._put_new({"pk": f"PAY#{order['payment_ref']}", "sk": "ORDER", "order_id": order["order_id"]})
             return "created"
         fields = {k: v for k, v in order.items() if k not in ("order_id",) and v is not None}
+        if not fields.get("shipped"):
+            fields.pop("shipped", None)  # shipping is one-way: a later status cannot un-ship a parcel
         names = {f"#{k}": k for k in fields} | {"#src": "source_at"}
         sets = ", ".join(f"#{k} = :{k}" for k in fields) + ", #src = :src"
         try:
@@ -220,8 +222,8 @@ class OrdersRepository:
         """The webhook recorded for ``purpose`` before the saga started waiting, if any."""
         return self._get(_pk(order_id), f"WAKE#{purpose}")
 
-    def set_flag(self, order_id: str, name: str, value: bool) -> None:
-        """Set a boolean flag on the order (e.g. ``disputed``)."""
+    def set_flag(self, order_id: str, name: str, value: bool | str) -> None:
+        """Set one attribute on the order (``disputed``, ``tracking_number``, ...)."""
         self.ddb.update_item(
             TableName=self.table, Key=to_item({"pk": _pk(order_id), "sk": "META"}),
             UpdateExpression="SET #f = :v", ExpressionAttributeNames={"#f": name},

@@ -71,6 +71,8 @@ def issue_return_label(order_id: str, request_id: str, task_token: str, repo: Or
     from backout.saga.orders import await_event
 
     order = repo.require_order(order_id)
-    _effect_once(repo, order_id, f"return_label#{request_id}", "return_label_issued",
-                 lambda: providers.create_return_label(order, f"backout:return:{order_id}:{request_id}"))
+    label = _effect_once(repo, order_id, f"return_label#{request_id}", "return_label_issued",
+                         lambda: providers.create_return_label(order, f"backout:return:{order_id}:{request_id}"))
+    if label.get("return_tracking_number"):
+        repo.set_flag(order_id, "return_tracking_number", str(label["return_tracking_number"]))
     return await_event(order_id, request_id, "return", task_token, repo)

@@ -1,0 +1,118 @@
+"""A fake TikTok Shop Open API (202309) for cancellation requests.
+
+Every call must carry query ``app_key``, ``timestamp`` (within 300 s),
+``shop_cipher`` and a valid ``sign`` (TikTok's v1 HMAC scheme, see
+:func:`backout.adapters.tiktok.sign`), and header ``x-tts-access-token``.
+Answers are ``{code, message, request_id, data}``. The numeric codes are the
+fake's own (TikTok's are not confirmed): 105002 bad token (401), 106001 bad
+sign or app key (401), 106003 bad shop_cipher (403), 36009003 unknown
+cancellation (404), 36009004 wrong state (400), 36009005 missing
+idempotency key (400).
+
+* ``POST /return_refund/202309/cancellations/{cancel_id}/approve`` and
+  ``/reject`` (body ``{reject_reason, comment}``): only a
+  CANCELLATION_REQUEST_PENDING request can be decided; approve ->
+  CANCELLATION_REQUEST_SUCCESS, reject -> CANCELLATION_REQUEST_REJECT. The
+  same ``idempotency_key`` replays the first answer and does nothing else.
+* ``POST /return_refund/202309/cancellations/search`` body ``{cancel_ids,
+  order_ids}`` -> ``data.cancellations[]``.
+
+Seed with :meth:`FakeTikTok.add_cancellation`. Ledger ops: ``approve``, ``reject``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import secrets
+import time
+from typing import Any
+
+from backout.adapters.tiktok import sign
+from backout_dev.fakes._base import FakeServer, Request, Response
+
+_ids = itertools.count(577_000_000_000_000_001)
+BASE = "/return_refund/202309/cancellations"
+
+
+def _answer(status: int, code: int, message: str, data: Any = None) -> Response:
+    return Response(status, {"code": code, "message": message, "request_id": secrets.token_hex(10), "data": data})
+
+
+class FakeTikTok(FakeServer):
+    """Stateful TikTok Shop cancellation requests."""
+
+    def __init__(self, app_key: str, app_secret: str, access_token: str, shop_cipher: str) -> None:
+        super().__init__()
+        self.app_key, self.app_secret = app_key, app_secret
+        self.access_token, self.shop_cipher = access_token, shop_cipher
+        self.cancellations: dict[str, dict[str, Any]] = {}
+
+    def add_cancellation(self, order_id: str, *, status: str = "CANCELLATION_REQUEST_PENDING",
+                         role: str = "BUYER") -> str:
+        """A new cancellation request; returns its ``cancel_id``."""
+        with self.lock:
+            cancel_id = str(next(_ids))
+            self.cancellations[cancel_id] = {"cancel_id": cancel_id, "order_id": order_id, "cancel_status": status,
+                                             "role": role, "cancel_type": "CANCEL", "create_time": int(time.time()),
+                                             "update_time": int(time.time())}
+            return cancel_id
+
+    def status(self, cancel_id: str) -> str:
+        """A request's current status."""
+        return str(self.cancellations[cancel_id]["cancel_status"])
+
+    def fault_body(self, status: int) -> Any:
+        return {"code": 36009001 if status == 429 else 36009002, "message": "injected fault",
+                "request_id": secrets.token_hex(10), "data": None}
+
+    def _auth(self, req: Request) -> Response | None:
+        if req.header("x-tts-access-token") != self.access_token:
+            return _answer(401, 105002, "Expired credentials or invalid access token")
+        try:
+            fresh = abs(time.time() - int(req.query.get("timestamp", "0"))) <= 300
+        except ValueError:
+            fresh = False
+        body = req.raw.decode("utf-8", "replace")
+        expected = sign(req.path, req.query, body, self.app_secret)
+        if req.query.get("app_key") != self.app_key or not fresh or req.query.get("sign") != expected:
+            return _answer(401, 106001, "Invalid signature or app key")
+        if req.query.get("shop_cipher") != self.shop_cipher:
+            return _answer(403, 106003, "Invalid shop_cipher")
+        return None
+
+    def handle(self, req: Request) -> Response:
+        refused = self._auth(req)
+        if refused is not None:
+            return refused
+        if req.method == "POST" and req.path == f"{BASE}/search":
+            return self._search(req.body if isinstance(req.body, dict) else {})
+        match = re.fullmatch(rf"{BASE}/(\w+)/(approve|reject)", req.path)
+        if req.method != "POST" or not match:
+            return _answer(404, 36009000, "Not Found")
+        cancel_id, verb = match.groups()
+        key = req.query.get("idempotency_key")
+        if not key:
+            return _answer(400, 36009005, "idempotency_key is required")
+        return self.idempotent(f"{verb}:{cancel_id}", key, "", lambda: self._decide(req, cancel_id, verb, key))
+
+    def _search(self, body: dict[str, Any]) -> Response:
+        ids, orders = set(body.get("cancel_ids") or []), set(body.get("order_ids") or [])
+        found = [c for c in self.cancellations.values()
+                 if (not ids or c["cancel_id"] in ids) and (not orders or c["order_id"] in orders)]
+        return _answer(200, 0, "Success", {"cancellations": found, "total_count": len(found), "next_page_token": ""})
+
+    def _decide(self, req: Request, cancel_id: str, verb: str, key: str) -> Response:
+        item = self.cancellations.get(cancel_id)
+        if item is None:
+            return _answer(404, 36009003, f"cancellation {cancel_id} not found")
+        if item["cancel_status"] != "CANCELLATION_REQUEST_PENDING":
+            return _answer(400, 36009004, f"cancellation is {item['cancel_status']}; only a pending request "
+                                          "can be decided")
+        body = req.body if isinstance(req.body, dict) else {}
+        if verb == "reject" and not body.get("reject_reason"):
+            return _answer(400, 36009006, "reject_reason is required")
+        item["cancel_status"] = "CANCELLATION_REQUEST_SUCCESS" if verb == "approve" else "CANCELLATION_REQUEST_REJECT"
+        item["update_time"] = int(time.time())
+        self.record(verb, cancel_id=cancel_id, idempotency_key=key, reject_reason=body.get("reject_reason"))
+        return _answer(200, 0, "Success", {})

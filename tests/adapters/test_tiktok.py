@@ -1,0 +1,86 @@
+"""TikTokClient against FakeTikTok: signing, idempotent decisions, errors and faults."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+
+import pytest
+
+from backout.adapters.tiktok import TikTokClient, sign
+from backout.errors import PlatformRejected, TransientError
+from backout_dev.fakes import FakeTikTok
+
+
+def test_sign_follows_tiktok_v1_scheme() -> None:
+    query = {"timestamp": "1700000000", "app_key": "k", "shop_cipher": "c", "sign": "x", "access_token": "t"}
+    expected_base = "s/p" + "app_keyk" + "shop_cipherc" + "timestamp1700000000" + '{"a": 1}' + "s"
+    expected = hmac.new(b"s", expected_base.encode(), hashlib.sha256).hexdigest()
+    assert sign("/p", query, '{"a": 1}', "s") == expected
+
+
+def test_approve_once(tiktok: TikTokClient, tiktok_fake: FakeTikTok) -> None:
+    cid = tiktok_fake.add_cancellation("576000000000000001")
+    assert tiktok.approve_cancellation(cid, "key-1") == "decided"
+    assert tiktok.approve_cancellation(cid, "key-1") == "decided"  # same key: replayed answer
+    assert tiktok.approve_cancellation(cid, "key-2") == "already_decided"  # new key: read shows approved
+    assert tiktok_fake.status(cid) == "CANCELLATION_REQUEST_SUCCESS"
+    assert [e["idempotency_key"] for e in tiktok_fake.effects("approve")] == ["key-1"]
+    found = tiktok.get_cancellation(cid)
+    assert found is not None and (found.order_id, found.role) == ("576000000000000001", "BUYER")
+
+
+def test_reject_and_conflicts(tiktok: TikTokClient, tiktok_fake: FakeTikTok) -> None:
+    cid = tiktok_fake.add_cancellation("576000000000000002")
+    assert tiktok.reject_cancellation(cid, "key-r", "seller_reject_apply_product_has_been_packed") == "decided"
+    assert tiktok.reject_cancellation(cid, "key-r2", "seller_reject_apply_product_has_been_packed") == "already_decided"
+    with pytest.raises(PlatformRejected, match="36009004"):
+        tiktok.approve_cancellation(cid, "key-a")
+    withdrawn = tiktok_fake.add_cancellation("576000000000000003", status="CANCELLATION_REQUEST_CANCEL")
+    with pytest.raises(PlatformRejected):
+        tiktok.approve_cancellation(withdrawn, "key-w")
+    assert tiktok_fake.effects("approve") == [] and len(tiktok_fake.effects("reject")) == 1
+
+
+def test_lost_answer_then_retry_is_one_approval(tiktok: TikTokClient, tiktok_fake: FakeTikTok) -> None:
+    cid = tiktok_fake.add_cancellation("576000000000000004")
+    tiktok_fake.drop_next_response(path_contains="/approve")
+    with pytest.raises(TransientError):
+        tiktok.approve_cancellation(cid, "key-lost")
+    assert tiktok.approve_cancellation(cid, "key-lost") == "decided"
+    assert len(tiktok_fake.effects("approve")) == 1
+
+
+@pytest.mark.parametrize("status", [429, 500])
+def test_faults_are_transient(tiktok: TikTokClient, tiktok_fake: FakeTikTok, status: int) -> None:
+    cid = tiktok_fake.add_cancellation("576000000000000005")
+    tiktok_fake.fail_next(1, status)
+    with pytest.raises(TransientError):
+        tiktok.approve_cancellation(cid, "key-f")
+    assert tiktok_fake.effects("approve") == []
+    assert tiktok.approve_cancellation(cid, "key-f") == "decided"
+
+
+def test_credentials_and_signature_are_checked(tiktok_fake: FakeTikTok) -> None:
+    cid = tiktok_fake.add_cancellation("576000000000000006")
+    url = tiktok_fake.url
+    cases = {
+        "105002": TikTokClient(url, "app-key", "app-secret", "wrong-token", "ROW_cipher", timeout=5),
+        "106001": TikTokClient(url, "app-key", "wrong-secret", "tts-token", "ROW_cipher", timeout=5),
+        "106003": TikTokClient(url, "app-key", "app-secret", "tts-token", "other", timeout=5),
+    }
+    stale = TikTokClient(url, "app-key", "app-secret", "tts-token", "ROW_cipher", timeout=5,
+                         clock=lambda: time.time() - 3600)
+    for code, client in [*cases.items(), ("106001", stale)]:
+        with pytest.raises(PlatformRejected, match=code):
+            client.approve_cancellation(cid, "key-x")
+    assert tiktok_fake.effects("approve") == []
+
+
+def test_unknown_cancellation_and_bad_key(tiktok: TikTokClient) -> None:
+    assert tiktok.get_cancellation("123") is None
+    with pytest.raises(PlatformRejected, match="36009003"):
+        tiktok.approve_cancellation("123", "key-u")
+    with pytest.raises(ValueError):
+        tiktok.approve_cancellation("123", "")
