@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -45,14 +46,28 @@ class LocalStripe:
         """Base URL for ``stripe.api_base``."""
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "LocalStripe":
-        """Start the server and wait until it answers."""
+    def start(self, attempts: int = 3, timeout: float = 90.0) -> "LocalStripe":
+        """Start the server and wait until it answers (a cold first start compiles its modules;
+        a port taken in between is retried on another port)."""
         exe = shutil.which("localstripe", path=str(Path(sys.executable).parent)) or shutil.which("localstripe")
         if exe is None:
             raise RuntimeError("localstripe is not installed: pip install -e '.[dev]'")
-        self.proc = subprocess.Popen([exe, "--port", str(self.port)], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-        wait_port(self.port)
+        for attempt in range(attempts):
+            log = tempfile.TemporaryFile()  # a file, not a pipe: its request log must never block it
+            self.proc = subprocess.Popen([exe, "--port", str(self.port)], stdout=subprocess.DEVNULL, stderr=log)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and self.proc.poll() is None:
+                try:
+                    wait_port(self.port, timeout=0.5)
+                    return self
+                except TimeoutError:
+                    continue
+            log.seek(0)
+            error = log.read().decode("utf-8", "replace")[-500:]
+            self.stop()
+            self.port = free_port()
+            if attempt == attempts - 1:
+                raise RuntimeError(f"localstripe did not start: {error or 'no answer'}")
         return self
 
     def stop(self) -> None:
