@@ -95,6 +95,7 @@ class LocalStack:
         self._set_env(LOCAL_ENV)
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
+        self._lock_moto_puts()
         from backout import aws, credentials
 
         aws.reset_clients()
@@ -108,10 +109,29 @@ class LocalStack:
         self._create_state_machines()
         self._start_pollers()
 
+    def _lock_moto_puts(self) -> None:
+        """DynamoDB's conditional PutItem is atomic; moto's is not under threads. Serialise it."""
+        import threading
+
+        from moto.dynamodb.models.table import Table
+
+        lock, original = threading.RLock(), Table.put_item
+        self._original_put = original
+
+        def put_item(table: Any, *args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return original(table, *args, **kwargs)
+
+        Table.put_item = put_item  # type: ignore[method-assign]
+
     def stop(self) -> None:
         """Stop pollers and moto; restore the environment."""
         for p in self.pollers:
             p.stop()
+        if getattr(self, "_original_put", None) is not None:
+            from moto.dynamodb.models.table import Table
+
+            Table.put_item = self._original_put  # type: ignore[method-assign]
         self.lambdas.uninstall()
         if self._mock is not None:
             self._mock.stop()

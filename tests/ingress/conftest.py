@@ -34,6 +34,33 @@ def put_webhook_config(stack: Any, hooks: dict[str, Any]) -> None:
     credentials.clear_cache()
 
 
+@pytest.fixture(scope="module", autouse=True)
+def atomic_conditional_puts() -> Iterator[None]:
+    """Make moto's PutItem atomic, as DynamoDB's is.
+
+    moto evaluates a ConditionExpression and then writes, without a lock: two
+    threads putting the same new key can both pass ``attribute_not_exists(pk)``
+    and both emit an INSERT stream record. DynamoDB serialises writes to an
+    item, so the conditional put is the dedupe. Without this, the concurrent
+    triple-delivery tests would be testing moto's race, not the receiver.
+    (The local stack itself should do this; see the ingress report.)
+    """
+    from moto.dynamodb.models.table import Table
+
+    lock = threading.RLock()
+    original = Table.put_item
+
+    def put_item(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return original(self, *args, **kwargs)
+
+    Table.put_item = put_item  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Table.put_item = original  # type: ignore[method-assign]
+
+
 @pytest.fixture(scope="session")
 def ingress_secrets(local_env: Any) -> Iterator[dict[str, Any]]:
     """The local stack's secrets plus TikTok, PayPal and Ozon entries (until stack.py generates them).

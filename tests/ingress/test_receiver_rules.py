@@ -174,6 +174,15 @@ def test_deeply_nested_json_is_400_not_a_crash(secrets: dict[str, Any], fake: Pu
     assert answer.status == 400 and answer.fault is None
 
 
+@pytest.mark.parametrize("provider", kit.PROVIDERS)
+def test_signed_json_that_is_not_an_object_is_400(provider: str, secrets: dict[str, Any], fake: Puts) -> None:
+    from backout_dev.sender import sign
+
+    d = kit.make(provider, secrets)
+    raw = b'[{"id": "evt_1"}]'
+    assert _answer(d, raw, sign(provider, raw, d.headers, secrets)).status == 400 and fake.calls == 0
+
+
 def test_unknown_topics_are_recorded_for_the_dispatcher_to_ignore(secrets: dict[str, Any], fake: Puts) -> None:
     d = kit.make("stripe", secrets, mutate=lambda body: body.update(type="customer.created"))
     answer = _answer(d)
@@ -250,9 +259,11 @@ def test_real_paypal_fetcher_refuses_redirects_and_classifies_failures(monkeypat
         def open(self, *args: Any, **kwargs: Any) -> Any:
             raise self.exc
 
-    for exc, expected in [(urllib.error.HTTPError("u", 503, "busy", None, None), receiver.CertUnavailable),  # type: ignore[arg-type]
-                          (urllib.error.HTTPError("u", 302, "moved", None, None), urllib.error.HTTPError),  # type: ignore[arg-type]
-                          (urllib.error.URLError("dns"), receiver.CertUnavailable),
+    def http(code: int) -> urllib.error.HTTPError:
+        return urllib.error.HTTPError("u", code, "status", None, None)  # type: ignore[arg-type]
+
+    for exc, expected in [(http(503), receiver.CertUnavailable), (http(302), urllib.error.HTTPError),
+                          (http(404), urllib.error.HTTPError), (urllib.error.URLError("dns"), receiver.CertUnavailable),
                           (TimeoutError("slow"), receiver.CertUnavailable)]:
         monkeypatch.setattr(urllib.request, "build_opener", lambda *h, e=exc: Opener(e))
         with pytest.raises(expected):

@@ -18,7 +18,7 @@ Order of the checks, cheapest first; every refusal writes nothing:
 415   a ``content-type`` that is present and not JSON
 401   authenticity: signature, replay window, PayPal certificate,
       Ozon source address (before the body is parsed) and seller id
-400   not UTF-8 JSON, or no dedupe key / topic in it
+400   not a UTF-8 JSON object, or no dedupe key / topic in it
 200   Ozon ``TYPE_PING`` (answered, not recorded)
 200   recorded, or a duplicate (``"duplicate": true``; Ozon: ``{"result": true}``)
 ====  ===========================================================
@@ -444,6 +444,8 @@ def receive(delivery: Delivery, *, now: float | None = None, config: Mapping[str
                 rules.after(delivery, body, cfg)
         except verify.SignatureError as exc:
             raise Rejected(401, f"signature: {exc.reason}") from exc
+        if not isinstance(body, dict):
+            raise Rejected(400, "body must be a JSON object")
         if provider == "ozon" and body.get("message_type") == "TYPE_PING":
             return Answer(200, _ozon_ping(now), {"provider": provider, "status": 200, "ping": True})
         try:
