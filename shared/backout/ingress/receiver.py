@@ -513,6 +513,21 @@ def put_inbox_item(item: dict[str, Any]) -> bool:
     return True
 
 
-def record_delivery(delivery: Delivery, key: str, topic: str, text: str, now: float) -> bool:
-    """Put one delivery into the inbox unless its key is already there (kept for callers of issue 2)."""
-    return put_inbox_item(inbox_item(delivery, key, topic, text, now))
+
+def api_handler(served: Sequence[str] | frozenset[str], logger: Any) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The Lambda handler of a receiver function serving the providers ``served``.
+
+    ``logger`` is the function's Powertools Logger (passed in so this module stays light).
+    """
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        answer = answer_api_event(event, served)
+        if answer.fault is not None:
+            logger.error("webhook receiver fault", extra=answer.log, exc_info=answer.fault)
+        elif answer.status >= 400:
+            logger.warning("webhook refused", extra=answer.log)
+        else:
+            logger.info("webhook answered", extra=answer.log)
+        return answer.to_api()
+
+    return handler

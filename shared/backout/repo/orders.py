@@ -15,7 +15,6 @@ Nothing here deletes an item (PCI-DSS: keep every state change).
 from __future__ import annotations
 
 import secrets
-import time
 from datetime import datetime, timezone
 from typing import Any
 
@@ -277,7 +276,3 @@ class OrdersRepository:
                 return out
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
-
-def epoch_seconds() -> int:
-    """Now, as whole seconds (TTL attributes)."""
-    return int(time.time())
