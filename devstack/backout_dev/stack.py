@@ -45,8 +45,13 @@ def generate_local_secrets() -> dict[str, Any]:
 
     import base64
 
+    from backout_dev.sender import generate_provider_secrets
+
+    providers = generate_provider_secrets()  # TikTok, Ozon, and PayPal with a throw-away fake CA
     return {
+        "paypal_local": providers["paypal_local"],
         "webhooks": {
+            **providers["webhooks"],
             "woocommerce": [tok()],
             "shopify": [tok()],
             "stripe": ["whsec_" + tok()],

@@ -69,6 +69,8 @@ class Dispatcher:
             order_id = self.repo.order_for_payment(event.payment_ref)
             if order_id:
                 self.apply(event.model_copy(update={"order_id": order_id}))
+            else:
+                self._park(event)
         elif event.order_id and self.repo.get_order(event.order_id) is None:
             self._park(event)
         elif isinstance(event, CancelRequested):
@@ -140,15 +142,30 @@ class Dispatcher:
             self.repo.append_timeline(str(ev.order_id), "order_recorded",
                                       {"total": ev.total, "currency": ev.currency, "gateway": ev.gateway.value,
                                        "source": ev.source_id})
-            self._replay_parked(str(ev.order_id))
+            self._replay_parked(str(ev.order_id), ev.payment_ref)
 
     def _park(self, event: DomainEvent) -> None:
-        """Keep an event that arrived before its order; applied when the order is known."""
-        self.repo.park(str(event.order_id), event.source_id + "#" + event.kind, event.model_dump(mode="json"))
+        """Keep an event that arrived before its order (or its payment); applied when the order is known.
 
-    def _replay_parked(self, order_id: str) -> None:
-        for parked in self.repo.items(order_id, "PARK#"):
-            self.apply(parse_event(parked["event"]))
+        The order may be recorded between the lookup and the park, replaying the parked
+        events before this one was kept; so look again after parking and apply it then.
+        Applying twice is harmless: every step here is idempotent.
+        """
+        key = "#".join(p for p in (event.source_id, event.kind, getattr(event, "refund_id", None)) if p)
+        order_id = str(event.order_id) if event.order_id else None
+        self.repo.park(order_id, key, event.model_dump(mode="json"), payment_ref=event.payment_ref)  # once per key
+        if order_id:
+            known = order_id if self.repo.get_order(order_id) is not None else None
+        else:
+            known = self.repo.order_for_payment(str(event.payment_ref))
+        if known is None:
+            return
+        self.apply(event.model_copy(update={"order_id": known}))
+
+    def _replay_parked(self, order_id: str, payment_ref: str | None) -> None:
+        for parked in self.repo.parked(order_id, payment_ref):
+            event = parse_event(parked["event"])
+            self.apply(event if event.order_id else event.model_copy(update={"order_id": order_id}))
 
     # ------------------------------------------------------------ cancellation
     def _cancel_requested(self, ev: CancelRequested) -> None:

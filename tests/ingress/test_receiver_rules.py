@@ -105,6 +105,16 @@ def test_ozon_networks_are_configurable(secrets: dict[str, Any], fake: Puts) -> 
     assert (ok.status, refused.status) == (200, 401)
 
 
+def test_ozon_push_route_refuses_backouts_own_polled_type(secrets: dict[str, Any], fake: Puts) -> None:
+    """Cancellation requests are polled from Ozon, never pushed: the public route must not take them."""
+    body = {"message_type": "TYPE_CANCELLATION_REQUESTED", "seller_id": 2114591, "cancellation_id": 7,
+            "posting_number": "0001-1", "cancellation_initiator": "BUYER"}
+    answer = receiver.receive(Delivery("ozon", json.dumps(body).encode(), {"content-type": "application/json"},
+                                       "195.34.21.10", "r"), config=secrets["webhooks"], put=fake)
+    assert answer.status == 400 and "TYPE_CANCELLATION_REQUESTED" in answer.body["error"]["message"]
+    assert fake.calls == 0
+
+
 @pytest.mark.parametrize("body", [b"webhook_id=12", b"webhook_id=12\n"])
 def test_woocommerce_creation_ping(body: bytes, fake: Puts) -> None:
     answer = receiver.receive(Delivery("woocommerce", body, {"content-type": "application/x-www-form-urlencoded"},

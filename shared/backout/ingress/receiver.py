@@ -307,8 +307,15 @@ def _ozon_seller(d: Delivery, body: Any, config: Mapping[str, Any]) -> None:
         raise Rejected(400, "ozon: body must be a JSON object")
     if not isinstance(body.get("message_type"), str) or not body["message_type"]:
         raise Rejected(400, "ozon: message_type missing")
+    if body["message_type"] == OZON_POLLED_TYPE:
+        # Ozon never pushes cancellation requests; Backout polls them and writes them to the inbox itself
+        raise Rejected(400, f"ozon: {OZON_POLLED_TYPE} is not an Ozon push type")
     sellers, networks = _ozon_settings(config)
     verify.verify_ozon(d.source_ip, body, allowed_networks=networks, seller_ids=sellers)
+
+
+#: Backout's own message type for polled Ozon cancellation requests (see normalize/ozon.py).
+OZON_POLLED_TYPE = "TYPE_CANCELLATION_REQUESTED"
 
 
 @dataclass(frozen=True)

@@ -239,9 +239,21 @@ class OrdersRepository:
         return self._get(_pk(order_id), f"TOKEN#{purpose}")
 
     # ------------------------------------------------------------ parked events
-    def park(self, order_id: str, key: str, event: dict[str, Any]) -> bool:
-        """Keep an event that arrived before its order (applied when the order is recorded)."""
-        return self._put_new({"pk": _pk(order_id), "sk": f"PARK#{key}", "event": event, "parked_at": now_iso()})
+    def park(self, order_id: str | None, key: str, event: dict[str, Any], payment_ref: str | None = None) -> bool:
+        """Keep an event that arrived before its order (applied when the order is recorded).
+
+        An event that names only a payment (a gateway webhook for a payment whose order
+        is not known yet) is kept under the payment, next to its ``PAY#`` mapping.
+        """
+        pk = _pk(order_id) if order_id else f"PAY#{payment_ref}"
+        return self._put_new({"pk": pk, "sk": f"PARK#{key}", "event": event, "parked_at": now_iso()})
+
+    def parked(self, order_id: str, payment_ref: str | None = None) -> list[dict[str, Any]]:
+        """Events kept for the order and for its payment, oldest first (never deleted: applying is idempotent)."""
+        found = self._query(order_id, "PARK#")
+        if payment_ref:
+            found += self._query_pk(f"PAY#{payment_ref}", "PARK#")
+        return sorted(found, key=lambda item: str(item.get("parked_at", "")))
 
     # ------------------------------------------------------------ timeline
     def append_timeline(self, order_id: str, step: str, detail: dict[str, Any] | None = None) -> None:
@@ -262,11 +274,14 @@ class OrdersRepository:
         return self._query(order_id, prefix)
 
     def _query(self, order_id: str, prefix: str) -> list[dict[str, Any]]:
+        return self._query_pk(_pk(order_id), prefix)
+
+    def _query_pk(self, pk: str, prefix: str) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {
             "TableName": self.table,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :p)",
-            "ExpressionAttributeValues": values({":pk": _pk(order_id), ":p": prefix}),
+            "ExpressionAttributeValues": values({":pk": pk, ":p": prefix}),
             "ConsistentRead": True,
         }
         while True:
