@@ -1,0 +1,63 @@
+"""The Ozon cancellation-request poller: what it writes to the inbox, and that a request is recorded once."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from backout.adapters.ozon import OzonCancellation
+from backout.domain.events import CancelRequested, Initiator
+from backout.ingress.normalize import normalize
+from backout.ozon_poller import poll
+
+
+class Lister:
+    def __init__(self, items: list[OzonCancellation]) -> None:
+        self.items = items
+        self.calls: list[str] = []
+
+    def list_cancellations(self, *, posting_numbers: list[str] | None = None, state: str = "ALL",
+                           initiators: list[str] | None = None) -> list[OzonCancellation]:
+        self.calls.append(state)
+        return [c for c in self.items if state in ("ALL", c.state)]
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.items: dict[str, dict[str, Any]] = {}
+
+    def __call__(self, item: dict[str, Any]) -> bool:
+        key = item["pk"]["S"]
+        if key in self.items:
+            return False
+        self.items[key] = item
+        return True
+
+
+def _request(cid: int, posting: str, state: str = "ON_APPROVAL", initiator: str = "CLIENT") -> OzonCancellation:
+    return OzonCancellation(cid, posting, state, initiator, "2026-11-25T10:00:00Z", "changed my mind")
+
+
+def test_each_waiting_request_is_recorded_once_across_polls() -> None:
+    lister = Lister([_request(11, "0001-1"), _request(12, "0002-1"), _request(13, "0003-1", state="APPROVED")])
+    inbox = Inbox()
+    first = poll(lister, inbox, now=1_800_000_000.0)
+    second = poll(lister, inbox, now=1_800_000_300.0)
+    assert (first.listed, first.recorded) == (2, 2)
+    assert (second.listed, second.recorded) == (2, 0)
+    assert lister.calls == ["ON_APPROVAL", "ON_APPROVAL"]
+    assert len(inbox.items) == 2
+
+
+def test_a_polled_item_normalises_to_a_formal_cancel_request() -> None:
+    inbox = Inbox()
+    poll(Lister([_request(11, "0001-1")]), inbox, now=1_800_000_000.0)
+    item = next(iter(inbox.items.values()))
+    assert item["provider"]["S"] == "ozon" and item["topic"]["S"] == "TYPE_CANCELLATION_REQUESTED"
+    events = normalize("ozon", json.loads(item["body"]["S"]), json.loads(item["headers"]["S"]),
+                       datetime.now(timezone.utc))
+    assert len(events) == 1 and isinstance(events[0], CancelRequested)
+    request = events[0]
+    assert (request.order_id, request.request_id, request.initiator) == ("ozon:0001-1", "ozon:11", Initiator.BUYER)
+    assert request.auto_approve_at == datetime(2026, 11, 25, 10, tzinfo=timezone.utc)
