@@ -80,3 +80,48 @@ def line(line_id: int, sku: str, qty: int, total: str, custom: bool = False) -> 
     from backout_dev.demo import _line
 
     return _line(line_id, sku, qty, total, custom)
+
+
+# ---------------------------------------------------------------- helpers for any gateway and currency
+def place_order(shop: Shop, lines: list[dict[str, Any]], currency: str = "USD", gateway: str = "stripe",
+                capture: bool = True) -> dict[str, Any]:
+    """Like ``Shop.place``, in any currency (totals in its own decimals), paid by Stripe or PayPal.
+
+    PayPal: the fake PayPal takes the money (a capture, or an authorization when
+    ``capture`` is False) and the WooCommerce order carries PayPal's bare id as
+    ``transaction_id``, as the WooCommerce PayPal Payments plugin stores it.
+    """
+    from backout.money import to_decimal_string, to_minor
+    from backout_dev.demo import _payment_intent
+
+    no = next(_order_numbers)
+    total_minor = sum(to_minor(item["total"], currency) for item in lines)
+    total = to_decimal_string(total_minor, currency)
+    if gateway == "paypal":
+        paypal = shop.env.paypal
+        ref = paypal.charge(total, currency) if capture else paypal.authorize(total, currency)
+    else:
+        ref = _payment_intent(total_minor, currency, capture, no)
+    shop.env.woo.orders[str(no)] = {"id": no, "status": "processing"}
+    order = {"no": no, "order_id": f"woocommerce:{no}", "pi": ref, "currency": currency, "total": total,
+             "total_minor": total_minor, "lines": lines, "gateway": gateway}
+    status, _ = shop.send(shop.created, order_body_for(shop, order, "processing", offset=-60))
+    assert status == 200
+    return order
+
+
+def order_body_for(shop: Shop, order: dict[str, Any], status: str, offset: int = 0) -> dict[str, Any]:
+    """``Shop.body`` for an order of ``place_order`` (PayPal: ``ppcp-gateway``, no Stripe intent meta)."""
+    body = shop.body(order, status, offset)
+    if order.get("gateway") == "paypal":
+        body.update(payment_method="ppcp-gateway", payment_method_title="PayPal")
+        body["meta_data"] = [m for m in body["meta_data"] if m.get("key") != "_stripe_intent_id"]
+    return body
+
+
+def send_gateway_event(env: Any, sample: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """Sign and post a gateway webhook, the sample ``events/<sample>`` with its body replaced."""
+    from backout_dev.sender import load_sample, send_event
+    from backout_dev.template import ROOT
+
+    return send_event(env.url, load_sample(ROOT / "events" / sample), env.secrets, body)

@@ -54,7 +54,10 @@ class LocalStripe:
             raise RuntimeError("localstripe is not installed: pip install -e '.[dev]'")
         for attempt in range(attempts):
             log = tempfile.TemporaryFile()  # a file, not a pipe: its request log must never block it
-            self.proc = subprocess.Popen([exe, "--port", str(self.port)], stdout=subprocess.DEVNULL, stderr=log)
+            # --from-scratch: never load /tmp/localstripe.pickle, which every localstripe on the machine
+            # rewrites on each change (a concurrent start reads it half-written: EOFError)
+            self.proc = subprocess.Popen([exe, "--port", str(self.port), "--from-scratch"],
+                                         stdout=subprocess.DEVNULL, stderr=log)
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline and self.proc.poll() is None:
                 try:

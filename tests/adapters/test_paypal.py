@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from backout.adapters.gateway import PaymentGateway
-from backout.adapters.paypal_gateway import PayPalGateway, custom_id_for, request_id_for
+from backout.adapters.paypal_evidence import paypal_evidences
+from backout.adapters.paypal_gateway import PayPalGateway, effect_tag, request_id_for
 from backout.errors import OverRefund, PaymentNotAllowed, RefundFailed, TransientError
 from backout_dev.fakes import FakePayPal
 
@@ -88,7 +89,8 @@ def test_captured_authorization_refund_and_lookup(paypal: PayPalGateway, paypal_
     assert paypal.find_refund(ref, "other-key") is None
     assert paypal.retrieve(ref).refunded == 2550
     [entry] = paypal_fake.effects("refund")
-    assert entry["custom_id"] == KEY and entry["amount"] == 2550
+    # the effect key is the lookup tag (invoice_id); custom_id names the order for the refund webhook
+    assert (entry["invoice_id"], entry["custom_id"], entry["amount"]) == (KEY, "woocommerce:1001", 2550)
     assert paypal_fake.refunds[refund.refund_id]["amount"] == {"currency_code": "EUR", "value": "25.50"}
 
 
@@ -142,23 +144,31 @@ def test_zero_decimal_currency_and_pending_refund(paypal: PayPalGateway, paypal_
     assert paypal.retrieve(f"cap:{cap}").refunded == 1200  # pending counts, as with Stripe
 
 
-def test_long_effect_key_is_hashed_into_custom_id(paypal: PayPalGateway, paypal_fake: FakePayPal) -> None:
+def test_long_effect_key_is_hashed_into_the_tag(paypal: PayPalGateway, paypal_fake: FakePayPal) -> None:
     key = "backout:settle:" + "x" * 240
     cap = paypal_fake.charge("5.00")
     paypal.create_refund(f"cap:{cap}", 100, key, META)
-    assert paypal_fake.effects("refund")[0]["custom_id"] == custom_id_for(key)
-    assert len(custom_id_for(key)) <= 127
+    assert paypal_fake.effects("refund")[0]["invoice_id"] == effect_tag(key)
+    assert len(effect_tag(key)) <= 127
     assert paypal.find_refund(f"cap:{cap}", key) is not None
 
 
-def test_several_captures_need_an_operator(paypal: PayPalGateway, paypal_fake: FakePayPal) -> None:
+def test_several_captures_are_listed_and_refunded_one_by_one(paypal: PayPalGateway, paypal_fake: FakePayPal) -> None:
     auth = paypal_fake.authorize("10.00")
-    paypal_fake.capture(auth, "4.00")
-    paypal_fake.capture(auth, "6.00")
+    first, second = paypal_fake.capture(auth, "4.00"), paypal_fake.capture(auth, "6.00")
     state = paypal.retrieve(f"auth:{auth}")
     assert (state.status, state.captured) == ("captured", 1000)
-    with pytest.raises(PaymentNotAllowed, match="2 completed captures"):
+    assert [(c.capture_id, c.captured, c.refunded) for c in state.captures] == [(first, 400, 0), (second, 600, 0)]
+    with pytest.raises(PaymentNotAllowed, match="2 completed captures"):  # which one? the caller must say
         paypal.create_refund(f"auth:{auth}", 1000, KEY, META)
+    paypal.create_refund(f"auth:{auth}", 250, f"{KEY}#{second}", META, second)
+    with pytest.raises(PaymentNotAllowed, match="not a completed capture"):
+        paypal.create_refund(f"auth:{auth}", 100, KEY, META, "NOTACAPTURE")
+    after = paypal.retrieve(f"auth:{auth}")
+    assert [(c.capture_id, c.refunded) for c in after.captures] == [(first, 0), (second, 250)]
+    assert after.refunded == 250
+    assert paypal.find_refund(f"auth:{auth}", f"{KEY}#{second}", second) is not None
+    assert paypal.find_refund(f"auth:{auth}", f"{KEY}#{second}", first) is None  # tags are per capture
 
 
 @pytest.mark.parametrize("status", [429, 500, 503])
@@ -207,3 +217,95 @@ def test_gateway_for_paypal(paypal_fake: FakePayPal, monkeypatch: pytest.MonkeyP
     gateway = gateway_for("paypal")
     assert gateway.name == "paypal"
     assert gateway.retrieve(f"auth:{paypal_fake.authorize('1.00')}").status == "authorized"
+
+
+def test_bare_ids_are_resolved_by_reading_them(paypal: PayPalGateway, paypal_fake: FakePayPal) -> None:
+    # WooCommerce stores PayPal's bare id as transaction_id: an authorization or a capture
+    auth = paypal_fake.authorize("12.00")
+    cap = paypal_fake.charge("7.00")
+    assert paypal.retrieve(auth).status == "authorized"
+    assert (paypal.retrieve(cap).status, paypal.retrieve(cap).captured) == ("captured", 700)
+    paypal.void(auth, KEY)
+    assert paypal_fake.authorizations[auth]["status"] == "VOIDED"
+    assert paypal.create_refund(cap, 700, KEY, META).amount == 700
+    with pytest.raises(PaymentNotAllowed, match="neither an authorization nor a capture"):
+        paypal.retrieve("NOSUCHPAYMENT1")
+
+
+def test_legacy_refunds_tagged_in_custom_id_are_still_found(paypal: PayPalGateway, paypal_fake: FakePayPal) -> None:
+    cap = paypal_fake.charge("9.00")
+    status, _ = paypal._api("POST", f"/v2/payments/captures/{cap}/refund",
+                            body={"amount": {"value": "9.00", "currency_code": "USD"}, "custom_id": KEY})
+    assert status == 201
+    found = paypal.find_refund(f"cap:{cap}", KEY)
+    assert found is not None and found.amount == 900
+
+
+@pytest.mark.parametrize(("currency", "value", "minor"), [("JPY", "5000", 5000), ("KWD", "12.345", 12345)])
+def test_zero_and_three_decimal_currencies_cross_the_wire_exactly(
+        paypal: PayPalGateway, paypal_fake: FakePayPal, currency: str, value: str, minor: int) -> None:
+    cap = paypal_fake.charge(value, currency)
+    state = paypal.retrieve(cap)
+    assert (state.currency, state.captured) == (currency, minor)
+    refund = paypal.create_refund(cap, minor - 1, KEY, META)
+    assert refund.amount == minor - 1
+    sent = paypal_fake.refunds[refund.refund_id]["amount"]["value"]
+    assert sent == {"JPY": "4999", "KWD": "12.344"}[currency]
+
+
+BUNDLE = {"order_id": "woocommerce:1001", "amount": 2000, "currency": "USD", "carrier": "dhl",
+          "tracking_number": "JD0146000012345", "scans": [{"at": "2025-03-01T10:00:00+00:00", "status": "in_transit"}],
+          "shipping_date": "2025-03-01T10:00:00+00:00", "delivery_date": None,
+          "cancellation_requests": [{"request_id": "r1", "initiator": "buyer", "reason": "changed mind",
+                                     "recorded_at": "2025-03-02T09:00:00+00:00"}],
+          "refunds": [], "policy": "Cancel free until shipped."}
+
+
+def test_evidence_maps_carrier_tracking_and_policy() -> None:
+    evidences = paypal_evidences(BUNDLE)
+    assert [e["evidence_type"] for e in evidences] == ["PROOF_OF_FULFILLMENT", "OTHER"]
+    assert evidences[0]["evidence_info"]["tracking_info"] == [{"carrier_name": "DHL",
+                                                               "tracking_number": "JD0146000012345"}]
+    assert "Cancel free until shipped." in evidences[1]["notes"] and "changed mind" in evidences[1]["notes"]
+    other = paypal_evidences({**BUNDLE, "carrier": "Yodel", "refunds": [{"outcome": "refunded", "refund_id": "R1"}]})
+    assert other[0]["evidence_info"]["tracking_info"][0] == {"carrier_name": "OTHER", "carrier_name_other": "Yodel",
+                                                             "tracking_number": "JD0146000012345"}
+    assert other[1] == {"evidence_type": "PROOF_OF_REFUND", "evidence_info": {"refund_ids": ["R1"]}}
+    assert all(len(e.get("notes", "")) <= 2000 for e in paypal_evidences({**BUNDLE, "policy": "x" * 5000}))
+
+
+def test_dispute_evidence_is_provided_once(paypal: PayPalGateway, paypal_fake: FakePayPal) -> None:
+    cap = paypal_fake.charge("20.00")
+    dispute = paypal_fake.open_dispute(cap)
+    sent = paypal.submit_dispute_evidence(dispute, BUNDLE, "backout:evidence:x")
+    assert (sent.submitted, sent.status, sent.fields) == (True, "UNDER_REVIEW", ("PROOF_OF_FULFILLMENT", "OTHER"))
+    again = paypal.submit_dispute_evidence(dispute, BUNDLE, "backout:evidence:x")  # a retry: looked up, not sent
+    assert (again.submitted, again.status) == (False, "UNDER_REVIEW")
+    [entry] = paypal_fake.effects("evidence")
+    assert entry["evidence_types"] == ["PROOF_OF_FULFILLMENT", "OTHER"]
+    stored = paypal_fake.disputes[dispute]["evidences"][0]
+    assert stored["evidence_info"]["tracking_info"][0]["tracking_number"] == "JD0146000012345"
+
+
+def test_dispute_evidence_lost_answer_then_retry_is_one_submission(paypal: PayPalGateway,
+                                                                   paypal_fake: FakePayPal) -> None:
+    dispute = paypal_fake.open_dispute(paypal_fake.charge("20.00"))
+    paypal_fake.drop_next_response(method="POST", path_contains="/provide-evidence")
+    with pytest.raises(TransientError):
+        paypal.submit_dispute_evidence(dispute, BUNDLE, "k")
+    assert paypal.submit_dispute_evidence(dispute, BUNDLE, "k").submitted is False
+    assert len(paypal_fake.effects("evidence")) == 1
+
+
+def test_dispute_evidence_errors(paypal: PayPalGateway, paypal_fake: FakePayPal) -> None:
+    with pytest.raises(PaymentNotAllowed, match="RESOURCE_NOT_FOUND|INVALID_RESOURCE_ID"):
+        paypal.submit_dispute_evidence("PP-D-NOPE", BUNDLE, "k")
+    dispute = paypal_fake.open_dispute(paypal_fake.charge("20.00"))
+    paypal_fake.fail_next(1, 503, path_contains="/provide-evidence")
+    with pytest.raises(TransientError):
+        paypal.submit_dispute_evidence(dispute, BUNDLE, "k")
+    assert paypal_fake.effects("evidence") == []
+    # a JSON body is refused: PayPal's provide-evidence takes multipart only
+    status, body = paypal._api("POST", f"/v1/customer/disputes/{dispute}/provide-evidence",
+                               body={"evidences": [{"evidence_type": "OTHER", "notes": "x"}]})
+    assert status == 400 and body["details"][0]["issue"] == "MISSING_REQUIRED_PARAMETER"

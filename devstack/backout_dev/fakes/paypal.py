@@ -13,17 +13,31 @@ Endpoints (as PayPal documents them):
   ``REFUND_AMOUNT_EXCEEDED``, ``CAPTURE_DISPUTED_PARTIAL_REFUND_NOT_ALLOWED``.
 * ``GET /v2/payments/refunds/{id}`` and ``GET /v2/checkout/orders/{id}`` (its
   ``purchase_units[].payments`` lists authorizations, captures and refunds).
+* ``GET /v1/customer/disputes/{id}`` and ``POST .../{id}/provide-evidence``
+  (multipart/form-data only, as PayPal documents it; the ``input`` part holds
+  ``{"evidences": [...]}``; 200 with a ``self`` link). Evidence is accepted
+  while the dispute is WAITING_FOR_SELLER_RESPONSE and moves it to
+  UNDER_REVIEW; otherwise 422 ``NOT_AUTHORIZED`` (issue name unconfirmed).
+  A body that is not multipart, or without ``evidences``, is 400
+  ``INVALID_REQUEST``; PROOF_OF_FULFILLMENT without a tracking number is 400
+  ``MISSING_TRACKING_INFO`` (unconfirmed).
 
 Every ``/v2`` call needs ``Authorization: Bearer <token>`` (401
 ``AUTHENTICATION_FAILURE``); unknown ids are 404 ``RESOURCE_NOT_FOUND``. Void
 and refund replay their first answer for a repeated ``PayPal-Request-Id``.
-Ledger ops: ``token``, ``void``, ``refund``.
+Ledger ops: ``token``, ``void``, ``refund``, ``evidence``.
+
+Seed disputes with :meth:`FakePayPal.open_dispute`; settle a PENDING refund with
+:meth:`FakePayPal.set_refund_status` (what PayPal reports later by webhook).
 """
 
 from __future__ import annotations
 
 import base64
+import email.parser
+import email.policy
 import itertools
+import json
 import re
 import secrets
 import time
@@ -59,6 +73,7 @@ class FakePayPal(FakeServer):
         self.authorizations: dict[str, dict[str, Any]] = {}
         self.captures: dict[str, dict[str, Any]] = {}
         self.refunds: dict[str, dict[str, Any]] = {}
+        self.disputes: dict[str, dict[str, Any]] = {}
         self.refund_status = "COMPLETED"
         """Status given to new refunds (``PENDING`` to model an eCheck refund)."""
 
@@ -113,6 +128,30 @@ class FakePayPal(FakeServer):
         with self.lock:
             self.captures[capture_id]["status_details"] = {"reason": "BUYER_COMPLAINT"}
 
+    def open_dispute(self, capture_id: str, reason: str = "MERCHANDISE_OR_SERVICE_NOT_RECEIVED",
+                     custom: str | None = None) -> str:
+        """A buyer complaint on a capture (status WAITING_FOR_SELLER_RESPONSE); returns the dispute id."""
+        with self.lock:
+            self.captures[capture_id]["status_details"] = {"reason": "BUYER_COMPLAINT"}
+            dispute_id = f"PP-D-{next(_ids):06d}"
+            now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+            self.disputes[dispute_id] = {
+                "dispute_id": dispute_id, "create_time": now, "update_time": now, "reason": reason,
+                "status": "WAITING_FOR_SELLER_RESPONSE", "dispute_life_cycle_stage": "INQUIRY",
+                "dispute_amount": dict(self.captures[capture_id]["amount"]),
+                "disputed_transactions": [{"seller_transaction_id": capture_id, "custom": custom}],
+                "evidences": [],
+                "links": [{"href": f"{self.url}/v1/customer/disputes/{dispute_id}", "rel": "self", "method": "GET"},
+                          {"href": f"{self.url}/v1/customer/disputes/{dispute_id}/provide-evidence",
+                           "rel": "provide_evidence", "method": "POST"}]}
+            return dispute_id
+
+    def set_refund_status(self, refund_id: str, status: str) -> dict[str, Any]:
+        """Settle a refund (PENDING -> COMPLETED or FAILED); returns the refund as a webhook carries it."""
+        with self.lock:
+            self.refunds[refund_id]["status"] = status
+            return self._public(self.refunds[refund_id])
+
     def revoke_tokens(self) -> None:
         """Expire every access token (the next call with one gets 401)."""
         with self.lock:
@@ -152,6 +191,8 @@ class FakePayPal(FakeServer):
             ("POST", r"/v2/payments/captures/(\w+)/refund", lambda m: self._refund(req, m)),
             ("GET", r"/v2/payments/refunds/(\w+)", lambda m: self._get(self.refunds, m)),
             ("GET", r"/v2/checkout/orders/(\w+)", lambda m: self._show_order(m)),
+            ("GET", r"/v1/customer/disputes/([\w-]+)", lambda m: self._get_dispute(m)),
+            ("POST", r"/v1/customer/disputes/([\w-]+)/provide-evidence", lambda m: self._provide_evidence(req, m)),
         ]
         for method, pattern, action in routes:
             match = re.fullmatch(pattern, req.path)
@@ -251,7 +292,54 @@ class FakePayPal(FakeServer):
         self.refunds[ref_id] = refund
         cap["status"] = "REFUNDED" if amount == left else "PARTIALLY_REFUNDED"
         self.record("refund", capture_id=cap_id, refund_id=ref_id, amount=amount, currency=currency,
-                    custom_id=body.get("custom_id"), request_id=req.header("PayPal-Request-Id"))
+                    custom_id=body.get("custom_id"), invoice_id=body.get("invoice_id"),
+                    request_id=req.header("PayPal-Request-Id"))
         if "return=representation" in (req.header("Prefer") or ""):
             return Response(201, self._public(refund))
         return Response(201, {"id": ref_id, "status": refund["status"], "links": refund["links"]})
+
+    # -- disputes ----------------------------------------------------------------------------
+    def _get_dispute(self, dispute_id: str) -> Response:
+        if dispute_id not in self.disputes:
+            return _error(404, "RESOURCE_NOT_FOUND", "INVALID_RESOURCE_ID", "Specified resource ID does not exist.")
+        return Response(200, self.disputes[dispute_id])
+
+    def _provide_evidence(self, req: Request, dispute_id: str) -> Response:
+        dispute = self.disputes.get(dispute_id)
+        if dispute is None:
+            return _error(404, "RESOURCE_NOT_FOUND", "INVALID_RESOURCE_ID", "Specified resource ID does not exist.")
+        evidences = _multipart_input(req).get("evidences")
+        if not isinstance(evidences, list) or not evidences:
+            return _error(400, "INVALID_REQUEST", "MISSING_REQUIRED_PARAMETER", "evidences is required (multipart "
+                          "part 'input').")
+        for ev in evidences:
+            tracking = ((ev.get("evidence_info") or {}).get("tracking_info") or [{}])[0]
+            if ev.get("evidence_type") == "PROOF_OF_FULFILLMENT" and not tracking.get("tracking_number"):
+                return _error(400, "INVALID_REQUEST", "MISSING_TRACKING_INFO", "tracking_number is required.")
+        if dispute["status"] != "WAITING_FOR_SELLER_RESPONSE":
+            return _error(422, "UNPROCESSABLE_ENTITY", "NOT_AUTHORIZED",
+                          f"Evidence cannot be provided while the dispute is {dispute['status']}.")
+        now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+        dispute["evidences"].extend({**ev, "source": "SUBMITTED_BY_SELLER", "date": now} for ev in evidences)
+        dispute.update(status="UNDER_REVIEW", update_time=now)
+        self.record("evidence", dispute_id=dispute_id, evidence_types=[ev.get("evidence_type") for ev in evidences],
+                    request_id=req.header("PayPal-Request-Id"))
+        return Response(200, {"links": [{"href": f"{self.url}/v1/customer/disputes/{dispute_id}", "rel": "self",
+                                         "method": "GET"}]})
+
+
+def _multipart_input(req: Request) -> dict[str, Any]:
+    """The JSON ``input`` part of a multipart/form-data request ({} when there is none)."""
+    content_type = req.header("Content-Type") or ""
+    if not content_type.startswith("multipart/form-data"):
+        return {}
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + req.raw)
+    for part in message.iter_parts():
+        if part.get_param("name", header="content-disposition") == "input":
+            try:
+                value = json.loads(part.get_payload(decode=True) or b"{}")
+            except ValueError:
+                return {}
+            return value if isinstance(value, dict) else {}
+    return {}

@@ -1,10 +1,11 @@
 """PayPal (REST, Payments v2 + Orders v2 read) as a :class:`PaymentGateway`.
 
-**payment_ref convention.** ``"auth:<authorization id>"`` for an order paid
-with intent AUTHORIZE (authorized now, captured later) and ``"cap:<capture
-id>"`` for a captured payment (intent CAPTURE). A ref without one of these
-prefixes is refused with PaymentNotAllowed: the two ids live in different
-PayPal namespaces and guessing would be unsafe.
+**payment_ref convention.** The order's payment reference is the PayPal id
+WooCommerce stores as ``transaction_id`` (and PayPal webhooks carry): an
+authorization id (intent AUTHORIZE) or a capture id (intent CAPTURE). A bare
+id is resolved by reading it as an authorization first, then as a capture
+(PayPal ids are unique across both; a 404 on both is PaymentNotAllowed).
+``"auth:<id>"`` and ``"cap:<id>"`` name the kind explicitly and skip the probe.
 
 **Calls.**
 
@@ -17,7 +18,8 @@ PayPal namespaces and guessing would be unsafe.
   rest -> unknown. ``GET /v2/payments/captures/{id}``: COMPLETED /
   PARTIALLY_REFUNDED / REFUNDED -> captured, PENDING -> pending. A capture
   whose ``status_details.reason`` is BUYER_COMPLAINT or CHARGEBACK is
-  reported ``disputed``.
+  reported ``disputed``. ``captures`` lists every completed capture with
+  what is refunded on it.
 * Captures and refunds are listed from the order
   (``supplementary_data.related_ids.order_id`` -> ``GET
   /v2/checkout/orders/{id}``, ``purchase_units[].payments``): PayPal has no
@@ -29,19 +31,26 @@ PayPal namespaces and guessing would be unsafe.
   ``PayPal-Request-Id``; PREVIOUSLY_VOIDED, AUTHORIZATION_VOIDED and
   AUTHORIZATION_EXPIRED count as done; PREVIOUSLY_CAPTURED and
   CANNOT_BE_VOIDED raise PaymentNotAllowed.
-* ``find_refund`` / ``create_refund``: Backout's effect key goes into the
-  refund's ``custom_id`` (<= 127 chars; a longer key is replaced by
-  ``backout:sha256:<hex>``). ``invoice_id`` is left alone: it is the
-  merchant's invoice numbering (rule 8). ``create_refund`` posts ``{amount,
-  custom_id, note_to_payer}`` with ``PayPal-Request-Id`` (PayPal keeps these
-  for 45 days; the ``custom_id`` lookup covers the rest). PayPal has no
-  metadata, so ``metadata`` is not sent. Errors: CAPTURE_FULLY_REFUNDED and
+* ``find_refund`` / ``create_refund``: each refund targets one capture
+  (``capture_id``, or the payment's only completed capture). Backout's effect
+  key goes into the refund's ``invoice_id`` (<= 127 chars; a longer key is
+  replaced by ``backout:sha256:<hex>``), the lookup key; ``custom_id`` carries
+  the Backout order id (``backout_order_id`` in ``metadata``), which is how the
+  ``PAYMENT.CAPTURE.REFUNDED`` webhook finds its order. Refunds made before
+  this convention carried the effect key in ``custom_id``; the lookup accepts
+  both. ``create_refund`` posts ``{amount, invoice_id, custom_id,
+  note_to_payer}`` with ``PayPal-Request-Id`` (PayPal keeps these for 45 days;
+  the lookup covers the rest). Errors: CAPTURE_FULLY_REFUNDED and
   REFUND_AMOUNT_EXCEEDED -> OverRefund, issues about a dispute ->
   PaymentNotAllowed, other 4xx -> RefundFailed; 429/5xx/network ->
   TransientError.
-* An ``auth:`` ref with several captures is reported by ``retrieve`` (sums)
-  but refused by ``find_refund``/``create_refund`` (PaymentNotAllowed): which
-  capture to refund is an operator's call.
+* ``submit_dispute_evidence``: ``GET /v1/customer/disputes/{id}`` first; a
+  dispute no longer WAITING_FOR_SELLER_RESPONSE, or with evidence the seller
+  already submitted, is left alone. Otherwise ``POST
+  /v1/customer/disputes/{id}/provide-evidence``, a multipart/form-data request
+  whose ``input`` part is ``{"evidences": [...]}`` (PROOF_OF_FULFILLMENT with
+  carrier and tracking number, PROOF_OF_REFUND with refund ids, OTHER with
+  the policy and the cancellation record as notes).
 
 Money crosses the wire as decimal strings and is converted with
 :mod:`backout.money` (never float).
@@ -60,7 +69,8 @@ import urllib.request
 from typing import Any
 from collections.abc import Callable
 
-from backout.adapters.gateway import PaymentState, PaymentStatus, RefundRecord
+from backout.adapters.gateway import CaptureState, EvidenceSubmission, PaymentState, PaymentStatus, RefundRecord
+from backout.adapters.paypal_evidence import multipart, paypal_evidences
 from backout.adapters.http import RETRYABLE
 from backout.errors import BackoutError, OverRefund, PaymentNotAllowed, RefundFailed, TransientError
 from backout.money import to_decimal_string, to_minor
@@ -75,8 +85,8 @@ _OVER = {"CAPTURE_FULLY_REFUNDED", "REFUND_AMOUNT_EXCEEDED"}
 _DISPUTE_REASONS = {"BUYER_COMPLAINT", "CHARGEBACK"}
 
 
-def custom_id_for(effect_key: str) -> str:
-    """The ``custom_id`` that marks a refund as created for ``effect_key``."""
+def effect_tag(effect_key: str) -> str:
+    """The ``invoice_id`` that marks a refund as created for ``effect_key`` (<= 127 chars)."""
     if len(effect_key) <= CUSTOM_ID_MAX and effect_key.isprintable():
         return effect_key
     return "backout:sha256:" + hashlib.sha256(effect_key.encode()).hexdigest()
@@ -88,11 +98,21 @@ def request_id_for(operation: str, effect_key: str) -> str:
 
 
 def parse_ref(payment_ref: str) -> tuple[str, str]:
-    """``"auth:X"`` -> ("auth", "X"); ``"cap:Y"`` -> ("cap", "Y"); anything else is refused."""
-    kind, _, pid = payment_ref.partition(":")
-    if kind not in ("auth", "cap") or not pid or not pid.replace("-", "").isalnum():
-        raise PaymentNotAllowed(f"paypal: payment_ref must be 'auth:<id>' or 'cap:<id>', not {payment_ref!r}")
+    """``"auth:X"`` -> ("auth", "X"); ``"cap:Y"`` -> ("cap", "Y"); a bare id ``"Z"`` -> ("", "Z")
+    (its kind is found by reading it); anything else is refused."""
+    kind, sep, pid = payment_ref.partition(":")
+    if not sep:
+        kind, pid = "", payment_ref
+    if kind not in ("", "auth", "cap") or not pid or not pid.replace("-", "").isalnum():
+        raise PaymentNotAllowed(f"paypal: payment_ref must be a PayPal id, 'auth:<id>' or 'cap:<id>', "
+                                f"not {payment_ref!r}")
     return kind, pid
+
+
+def _refunded(refunds: list[dict[str, Any]], capture_id: str) -> int:
+    """Completed and pending refunds of one capture, in minor units."""
+    return sum(_minor(r["amount"]) for r in refunds
+               if r.get("status") in ("COMPLETED", "PENDING") and _up_is(r, "capture", capture_id))
 
 
 def _minor(money: dict[str, Any]) -> int:
@@ -132,6 +152,7 @@ class PayPalGateway:
         self._token: str | None = None
         self._token_expiry = 0.0
         self._lock = threading.Lock()
+        self._kinds: dict[str, str] = {}  # bare id -> "auth" | "cap", once read
 
     @classmethod
     def from_credentials(cls) -> PayPalGateway:
@@ -176,10 +197,13 @@ class PayPalGateway:
             return self._token
 
     def _api(self, method: str, path: str, *, body: Any = None, headers: dict[str, str] | None = None,
-             fail: type[BackoutError] = PaymentNotAllowed) -> tuple[int, Any]:
-        """An authenticated call; returns (status, body) for 2xx and 4xx (5xx/429 raise TransientError)."""
-        data = json.dumps(body).encode() if body is not None else None
-        extra = {"Content-Type": "application/json", **(headers or {})}
+             fail: type[BackoutError] = PaymentNotAllowed, raw: tuple[bytes, str] | None = None
+             ) -> tuple[int, Any]:
+        """An authenticated call; returns (status, body) for 2xx and 4xx (5xx/429 raise TransientError).
+
+        ``body`` is sent as JSON; ``raw`` is ``(bytes, content type)`` for anything else."""
+        data, content_type = raw or ((json.dumps(body).encode() if body is not None else None), "application/json")
+        extra = {"Content-Type": content_type, **(headers or {})}
         for attempt in (0, 1):
             token = self._access_token(fail, refresh=attempt == 1)
             status, answer = self._send(method, path, {"Authorization": f"Bearer {token}", **extra}, data)
@@ -207,10 +231,27 @@ class PayPalGateway:
                 items.extend(payments.get(key) or [])
         return merged
 
+    def _kind(self, payment_ref: str, fail: type[BackoutError] = PaymentNotAllowed) -> tuple[str, str]:
+        """("auth" | "cap", id) of a ref; a bare id is read as an authorization, then as a capture."""
+        kind, pid = parse_ref(payment_ref)
+        if kind:
+            return kind, pid
+        if pid not in self._kinds:
+            for probe, collection in (("auth", "authorizations"), ("cap", "captures")):
+                status, body = self._api("GET", f"/v2/payments/{collection}/{pid}", fail=fail)
+                if status == 200:
+                    self._kinds[pid] = probe
+                    break
+                if status != 404:
+                    raise fail(f"paypal GET /v2/payments/{collection}/{pid}: HTTP {status} {_issue(body)}")
+            else:
+                raise fail(f"paypal: {pid} is neither an authorization nor a capture (RESOURCE_NOT_FOUND)")
+        return self._kinds[pid], pid
+
     def _captures(self, payment_ref: str, fail: type[BackoutError], auth: dict[str, Any] | None = None
                   ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """(captures, refunds of those captures) behind a ref (``auth``: the authorization, if already read)."""
-        kind, pid = parse_ref(payment_ref)
+        kind, pid = self._kind(payment_ref, fail)
         if kind == "cap":
             capture = self._get(f"/v2/payments/captures/{pid}", fail)
             payments = self._payments(capture, fail)
@@ -222,17 +263,23 @@ class PayPalGateway:
         refunds = [r for r in payments["refunds"] if any(_up_is(r, "capture", str(c["id"])) for c in captures)]
         return captures, refunds
 
-    def _one_capture(self, payment_ref: str, fail: type[BackoutError]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    def _capture(self, payment_ref: str, capture_id: str | None, fail: type[BackoutError]
+                 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The capture to refund (``capture_id``, else the only completed one) and its refunds."""
         captures, refunds = self._captures(payment_ref, fail)
         live = [c for c in captures if c.get("status") in _CAPTURED]
+        if capture_id is not None:
+            live = [c for c in live if c["id"] == capture_id]
+            if not live:
+                raise PaymentNotAllowed(f"paypal: {capture_id} is not a completed capture of {payment_ref}")
         if len(live) != 1:
-            raise PaymentNotAllowed(f"paypal: {payment_ref} has {len(live)} completed captures; an operator decides")
+            raise PaymentNotAllowed(f"paypal: {payment_ref} has {len(live)} completed captures; name the capture")
         cap_id = str(live[0]["id"])
         return live[0], [r for r in refunds if _up_is(r, "capture", cap_id)]
 
     def retrieve(self, payment_ref: str) -> PaymentState:
         """The payment's truth: authorized, voided, captured (with refunds) or pending."""
-        kind, pid = parse_ref(payment_ref)
+        kind, pid = self._kind(payment_ref)
         authorized = 0
         auth: dict[str, Any] | None = None
         if kind == "auth":
@@ -248,17 +295,20 @@ class PayPalGateway:
         if not captures:
             raise PaymentNotAllowed(f"paypal: no capture found behind {payment_ref}")
         currency = str(captures[0]["amount"]["currency_code"]).upper()
-        captured = sum(_minor(c["amount"]) for c in captures if c.get("status") in _CAPTURED)
-        refunded = sum(_minor(r["amount"]) for r in refunds if r.get("status") in ("COMPLETED", "PENDING"))
+        states = tuple(CaptureState(str(c["id"]), _minor(c["amount"]), _refunded(refunds, str(c["id"])))
+                       for c in captures if c.get("status") in _CAPTURED)
+        captured = sum(c.captured for c in states)
+        refunded = sum(c.refunded for c in states)
         disputed = any((c.get("status_details") or {}).get("reason") in _DISPUTE_REASONS for c in captures)
         status: PaymentStatus = "captured" if captured else (
             "pending" if any(c.get("status") == "PENDING" for c in captures) else "unknown")
-        return PaymentState(payment_ref, status, currency, authorized or captured, captured, refunded, disputed)
+        return PaymentState(payment_ref, status, currency, authorized or captured, captured, refunded, disputed,
+                            captures=states)
 
     # -- effects -----------------------------------------------------------------------------
     def void(self, payment_ref: str, effect_key: str) -> None:
         """Void an authorization; already voided or expired counts as done."""
-        kind, pid = parse_ref(payment_ref)
+        kind, pid = self._kind(payment_ref)
         if kind != "auth":
             raise PaymentNotAllowed(f"paypal: {payment_ref} is a capture; it can only be refunded")
         status, body = self._api("POST", f"/v2/payments/authorizations/{pid}/void",
@@ -271,21 +321,24 @@ class PayPalGateway:
             return
         raise PaymentNotAllowed(f"paypal: void of {pid} refused: HTTP {status} {issue}")
 
-    def find_refund(self, payment_ref: str, effect_key: str) -> RefundRecord | None:
-        """A refund created earlier for this effect (found by ``custom_id``), if any."""
-        _, refunds = self._one_capture(payment_ref, RefundFailed)
-        tag = custom_id_for(effect_key)
+    def find_refund(self, payment_ref: str, effect_key: str, capture_id: str | None = None) -> RefundRecord | None:
+        """A refund created earlier for this effect (found by ``invoice_id``, or a legacy ``custom_id``), if any."""
+        _, refunds = self._capture(payment_ref, capture_id, RefundFailed)
+        tag = effect_tag(effect_key)
         for refund in refunds:
-            if refund.get("custom_id") == tag:
+            if tag in (refund.get("invoice_id"), refund.get("custom_id")):
                 return self._record(refund, None)
         return None
 
-    def create_refund(self, payment_ref: str, amount: int, effect_key: str, metadata: dict[str, str]) -> RefundRecord:
-        """Refund ``amount`` (minor units) of the payment's capture, tagged with the effect key."""
-        capture, _ = self._one_capture(payment_ref, RefundFailed)
+    def create_refund(self, payment_ref: str, amount: int, effect_key: str, metadata: dict[str, str],
+                      capture_id: str | None = None) -> RefundRecord:
+        """Refund ``amount`` (minor units) of one capture, tagged with the effect key."""
+        capture, _ = self._capture(payment_ref, capture_id, RefundFailed)
         currency = str(capture["amount"]["currency_code"]).upper()
+        order_id = str(metadata.get("backout_order_id") or "")
         body = {"amount": {"value": to_decimal_string(amount, currency), "currency_code": currency},
-                "custom_id": custom_id_for(effect_key), "note_to_payer": self.note_to_payer}
+                "invoice_id": effect_tag(effect_key), "note_to_payer": self.note_to_payer,
+                **({"custom_id": order_id} if 0 < len(order_id) <= CUSTOM_ID_MAX else {})}
         status, answer = self._api("POST", f"/v2/payments/captures/{capture['id']}/refund", body=body,
                                    headers={"PayPal-Request-Id": request_id_for("refund", effect_key),
                                             "Prefer": "return=representation"}, fail=RefundFailed)
@@ -297,6 +350,27 @@ class PayPalGateway:
         if "DISPUTE" in issue:
             raise PaymentNotAllowed(f"paypal: {issue} on capture {capture['id']}", issue=issue)
         raise RefundFailed(f"paypal: refund of capture {capture['id']} refused: HTTP {status} {issue}", issue=issue)
+
+    # -- disputes ----------------------------------------------------------------------------
+    def submit_dispute_evidence(self, dispute_id: str, evidence: dict[str, Any],
+                                effect_key: str) -> EvidenceSubmission:
+        """Provide the bundle as evidence, unless the seller's evidence is already in."""
+        if not dispute_id.replace("-", "").isalnum():
+            raise PaymentNotAllowed(f"paypal: malformed dispute id {dispute_id!r}")
+        path = f"/v1/customer/disputes/{dispute_id}"
+        dispute = self._get(path)
+        mine = [e for e in dispute.get("evidences") or [] if e.get("source") == "SUBMITTED_BY_SELLER"]
+        if mine or dispute.get("status") != "WAITING_FOR_SELLER_RESPONSE":
+            return EvidenceSubmission(dispute_id, str(dispute.get("status")), submitted=False)
+        evidences = paypal_evidences(evidence)
+        data, content_type = multipart({"input": json.dumps({"evidences": evidences})})
+        status, answer = self._api("POST", f"{path}/provide-evidence", raw=(data, content_type),
+                                   headers={"PayPal-Request-Id": request_id_for("evidence", effect_key)})
+        if status != 200:
+            raise PaymentNotAllowed(f"paypal: evidence for {dispute_id} refused: HTTP {status} {_issue(answer)}")
+        after = self._get(path)
+        return EvidenceSubmission(dispute_id, str(after.get("status")), submitted=True,
+                                  fields=tuple(e["evidence_type"] for e in evidences))
 
     @staticmethod
     def _record(refund: dict[str, Any], asked: tuple[int, str] | None) -> RefundRecord:

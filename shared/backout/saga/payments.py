@@ -7,13 +7,20 @@ Order of operations, so that a crash anywhere is safe to retry:
 4. a refund is looked up by its effect key in metadata before one is created,
    and created with the same key as Stripe's Idempotency-Key;
 5. the result is recorded; a retry after step 5 returns it unchanged.
+
+Several captures (PayPal: an authorization captured per shipment) are refunded
+one by one, each for what is left on it, under its own effect key
+(``<key>#<capture id>``); together they come to captured minus refunded. What
+was refunded outside Backout (a partial refund in the gateway's dashboard) is
+counted by the gateway and not refunded again.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Callable
 
-from backout.adapters.gateway import PaymentGateway, gateway_for
+from backout.adapters.gateway import CaptureState, PaymentGateway, PaymentState, RefundRecord, gateway_for
 from backout.domain.order import OrderStatus, refundable, require_request
 from backout.errors import PaymentNotAllowed, RefundFailed
 from backout.repo.orders import OrdersRepository
@@ -22,6 +29,20 @@ from backout.repo.orders import OrdersRepository
 def effect_key(order_id: str, request_id: str) -> str:
     """The idempotency key of an order's settlement for one request (≤255 chars)."""
     return f"backout:settle:{order_id}:{request_id}"[:255]
+
+
+def refund_plan(state: PaymentState, key: str) -> list[tuple[str | None, str, int]]:
+    """``(capture id or None, effect key, amount left)`` for each capture of a captured payment.
+
+    One capture keeps the settlement's own key (and None: "the payment's capture");
+    several get one key each. Amounts follow the domain rule per capture: never
+    more than captured minus already refunded. A capture with nothing left is
+    still listed: a refund of ours may already be there (found by its key).
+    """
+    captures: Sequence[CaptureState] = state.captures or (CaptureState(state.payment_ref, state.captured, state.refunded),)
+    if len(captures) == 1:
+        return [(None, key, refundable(captures[0].captured, captures[0].refunded))]
+    return [(c.capture_id, f"{key}#{c.capture_id}"[:255], refundable(c.captured, c.refunded)) for c in captures]
 
 
 def settle(
@@ -68,15 +89,26 @@ def _settle_with_gateway(order: dict[str, Any], key: str, gateway: PaymentGatewa
         return {"outcome": "voided", "amount": state.authorized, **base}
     if state.status != "captured":
         raise PaymentNotAllowed(f"payment is {state.status}; nothing safe to do automatically")
-    refund = gateway.find_refund(ref, key)
-    if refund is None:
-        amount = refundable(state.captured, state.refunded)
-        if amount == 0:
-            return {"outcome": "already_refunded", "amount": 0, **base}
-        refund = gateway.create_refund(
-            ref, amount, key, {"backout_order_id": order["order_id"], "backout_request_id": key.rsplit(":", 1)[-1]}
-        )
-    if refund.status in ("failed", "canceled"):
-        raise RefundFailed(f"refund {refund.refund_id} {refund.status}")
-    outcome = "refunded" if refund.status == "succeeded" else "refund_pending"
-    return {"outcome": outcome, "amount": refund.amount, "refund_id": refund.refund_id, **base}
+    refunds = _refund_each_capture(order, state, key, gateway)
+    if not refunds:
+        return {"outcome": "already_refunded", "amount": 0, **base}
+    settled = all(r.status == "succeeded" for r in refunds)
+    return {"outcome": "refunded" if settled else "refund_pending", "amount": sum(r.amount for r in refunds),
+            "refund_id": refunds[0].refund_id, "refund_ids": [r.refund_id for r in refunds], **base}
+
+
+def _refund_each_capture(order: dict[str, Any], state: PaymentState, key: str,
+                         gateway: PaymentGateway) -> list[RefundRecord]:
+    """Find or create one refund per capture with something left; a failed one stops here."""
+    metadata = {"backout_order_id": str(order["order_id"]), "backout_request_id": key.rsplit(":", 1)[-1]}
+    refunds: list[RefundRecord] = []
+    for capture_id, capture_key, left in refund_plan(state, key):
+        refund = gateway.find_refund(state.payment_ref, capture_key, capture_id)
+        if refund is None and left > 0:
+            refund = gateway.create_refund(state.payment_ref, left, capture_key, metadata, capture_id)
+        if refund is None:
+            continue
+        if refund.status in ("failed", "canceled"):
+            raise RefundFailed(f"refund {refund.refund_id} {refund.status}")
+        refunds.append(refund)
+    return refunds
