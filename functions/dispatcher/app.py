@@ -9,16 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from backout.dispatch import Dispatcher
+from backout.ops.logs import saga_logger
+from backout.ops.publish import dispatched
 from backout.repo.dynamo import from_item
 
-logger = Logger()
+logger = saga_logger()
 tracer = Tracer()
 metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
@@ -32,7 +33,7 @@ def _record_handler(record: DynamoDBRecord) -> None:
     item = from_item(image) or {}
     kinds = _dispatcher.handle_delivery(item)
     logger.info("delivery dispatched", extra={"key": item.get("pk"), "provider": item.get("provider"), "events": kinds})
-    metrics.add_metric(name="DeliveriesDispatched", unit=MetricUnit.Count, value=1)
+    dispatched(str(item.get("provider", "")), kinds)
 
 
 @logger.inject_lambda_context

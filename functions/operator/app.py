@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.exceptions import BadRequestError, NotFoundError
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -12,9 +12,10 @@ from pydantic import BaseModel, Field, ValidationError
 
 from backout.errors import IllegalTransition, OrderNotFound
 from backout.operator import decide
+from backout.ops.logs import saga_logger
 from backout.repo.orders import OrdersRepository
 
-logger = Logger()
+logger = saga_logger()
 tracer = Tracer()
 app = APIGatewayHttpResolver()
 

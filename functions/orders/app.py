@@ -4,20 +4,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from backout.ops.logs import saga_logger
+from backout.ops.publish import saga_step
 from backout.repo.orders import OrdersRepository
 from backout.saga import orders
 
-logger = Logger()
+logger = saga_logger()
 tracer = Tracer()
+metrics = Metrics()
 
 
 @logger.inject_lambda_context(correlation_id_path="order_id")
 @tracer.capture_lambda_handler
+@metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Run one order step named by ``event['action']``."""
+    """Run one order step named by ``event['action']``; saga outcomes, durations and holds become metrics."""
+    result = _step(event)
+    saga_step(event["action"], event, result)
+    return result
+
+
+def _step(event: dict[str, Any]) -> dict[str, Any]:
     repo = OrdersRepository()
     order_id, request_id, action = event["order_id"], event["request_id"], event["action"]
     logger.info("order step", extra={"action": action, "request_id": request_id})

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from backout.ops.logs import saga_logger
+from backout.ops.publish import settled
 from backout.repo.orders import OrdersRepository
 from backout.saga.payments import settle
 
-logger = Logger()
+logger = saga_logger()
 tracer = Tracer()
 metrics = Metrics()
 
@@ -24,8 +25,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if event.get("action") != "settle":
         raise ValueError(f"unknown action {event.get('action')!r}")
     result = settle(event["order_id"], event["request_id"], OrdersRepository())
-    with single_metric(name="PaymentsSettled", unit=MetricUnit.Count, value=1, namespace=metrics.namespace) as metric:
-        metric.add_dimension(name="outcome", value=str(result["outcome"]))
+    settled(result)
     logger.info("payment settled", extra={"outcome": result["outcome"], "amount": result["amount"],
                                            "currency": result["currency"]})
     return result

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from backout.ops.logs import saga_logger
 from backout.repo.orders import OrdersRepository
 from backout.saga import platforms
 
-logger = Logger()
+logger = saga_logger()
 tracer = Tracer()
 
 

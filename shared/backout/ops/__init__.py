@@ -1,0 +1,1 @@
+"""Operating Backout: cancellation-rate counters and guardrails, inventory audit, dead-letter replay."""
