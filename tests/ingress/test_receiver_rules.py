@@ -17,6 +17,9 @@ from backout.ingress.receiver import Delivery, answer_api_event
 from backout_dev.sender import PAYPAL_LOCAL_CERT_URL, paypal_cert_fetcher
 from tests.ingress import kit
 
+#: The real certificate fetcher, taken at collection: a running local HTTP API replaces the module attribute.
+REAL_FETCH_PAYPAL_CERT = receiver.fetch_paypal_cert
+
 ALL = frozenset(kit.PROVIDERS)
 
 
@@ -277,7 +280,7 @@ def test_real_paypal_fetcher_refuses_redirects_and_classifies_failures(monkeypat
                           (TimeoutError("slow"), receiver.CertUnavailable)]:
         monkeypatch.setattr(urllib.request, "build_opener", lambda *h, e=exc: Opener(e))
         with pytest.raises(expected):
-            receiver.fetch_paypal_cert("https://api.paypal.com/v1/notifications/certs/CERT-1")
+            REAL_FETCH_PAYPAL_CERT("https://api.paypal.com/v1/notifications/certs/CERT-1")
 
 
 # ----------------------------------------------------------------- our faults

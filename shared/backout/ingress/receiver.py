@@ -535,6 +535,9 @@ def api_handler(served: Sequence[str] | frozenset[str], logger: Any) -> Callable
             logger.warning("webhook refused", extra=answer.log)
         else:
             logger.info("webhook answered", extra=answer.log)
+        from backout.ops.emit import webhook_answered  # received / duplicate / rejected, by provider
+
+        webhook_answered(answer.log, served)
         return answer.to_api()
 
     return handler
