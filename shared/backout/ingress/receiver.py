@@ -533,8 +533,8 @@ def api_handler(served: Sequence[str] | frozenset[str], logger: Any) -> Callable
             logger.error("webhook receiver fault", extra=answer.log, exc_info=answer.fault)
         elif answer.status >= 400:
             logger.warning("webhook refused", extra=answer.log)
-        else:
-            logger.info("webhook answered", extra=answer.log)
+        else:  # each accepted delivery is recorded in the inbox already; the log line is for debugging
+            logger.debug("webhook answered", extra=answer.log)
         from backout.ops.emit import webhook_answered  # received / duplicate / rejected, by provider
 
         webhook_answered(answer.log, served)
