@@ -6,6 +6,12 @@
     backout timeline ORDER    print an order's timeline from a running `backout serve`
     backout approve ORDER     approve a held cancellation (operator)
     backout reject ORDER      reject a held cancellation (operator)
+    backout report [--chart P] cancellation rates vs the guardrails; PNG chart of weekly cancellations
+    backout replay            re-drive the dead-letter queues, each message exactly once
+    backout audit             reconcile the stock ledger with the counts; list differing SKUs
+    backout bench [--quick]   measure the performance budgets side by side; five tables (docs/bench.md)
+    backout soak [--orders N --deliveries M]  exactly-once simulation with faults; summary table (docs/simulation.md)
+    backout security [--fuzz N]  forged, malformed and fuzzed requests at every route; counts accepted wrongly
 """
 
 from __future__ import annotations
@@ -17,6 +23,17 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from backout_dev.bench import FULL, QUICK, run
+
+    sizes = QUICK if args.quick else FULL
+    if args.orders:
+        sizes = replace(sizes, orders=tuple(int(n) for n in args.orders.split(",")))
+    return run(sizes, tables=tuple(args.table or (1, 2, 3, 4, 5)))
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -93,10 +110,28 @@ def _cmd_timeline(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ops(args: argparse.Namespace) -> int:
+    """report / replay / audit: run inside the `backout serve` process (moto lives there) and print here."""
+    from backout_dev import audit, replay, report
+
+    with urllib.request.urlopen(f"{_endpoint(args)}/_local/ops/{'counts' if args.command == 'report' else args.command}",
+                                timeout=120) as resp:  # noqa: S310 - loopback
+        data = json.loads(resp.read())
+    if args.command == "report":
+        report.print_report(report.counts_from_json(data["counts"]), sys.stdout, Path(args.chart))
+        return 0
+    return (replay.print_results if args.command == "replay" else audit.print_audit)(data, sys.stdout)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `backout` command."""
     parser = argparse.ArgumentParser(prog="backout", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
+    bench = sub.add_parser("bench", help="measure the performance budgets (five tables)")
+    bench.add_argument("--quick", action="store_true", help="small sizes: a smoke run of every table")
+    bench.add_argument("--table", type=int, action="append", choices=range(1, 6), help="only this table (repeatable)")
+    bench.add_argument("--orders", help="table 4's sizes, e.g. 1000,10000 (default; --quick: 10,100)")
+    bench.set_defaults(fn=_cmd_bench)
     demo = sub.add_parser("demo", help="run the end-to-end demo on the local stack")
     demo.add_argument("--cooling-off", type=int, default=2, help="cooling-off window in seconds (default 2)")
     demo.set_defaults(fn=_cmd_demo)
@@ -119,6 +154,19 @@ def main(argv: list[str] | None = None) -> int:
     timeline.add_argument("order")
     timeline.add_argument("--url")
     timeline.set_defaults(fn=_cmd_timeline)
+    for verb, text in (("report", "print the cancellation-rate table and write the weekly chart (PNG)"),
+                       ("replay", "re-drive the dead-letter queues (each message deleted after success)"),
+                       ("audit", "run the inventory audit and list differing SKUs")):
+        ops = sub.add_parser(verb, help=f"{text}, on a running stack")
+        ops.add_argument("--url")
+        if verb == "report":
+            ops.add_argument("--chart", default=str(Path(".backout") / "cancellations.png"), help="PNG path")
+        ops.set_defaults(fn=_cmd_ops)
+    from backout_dev import security
+    from backout_dev.sim import soak
+
+    soak.add_parser(sub)
+    security.add_parser(sub)
     args = parser.parse_args(argv)
     return int(args.fn(args))
 

@@ -26,6 +26,17 @@ class LocalEnvironment:
         from backout_dev.fakes.carrier import FakeCarrier
 
         self.carrier = FakeCarrier(creds["carrier_api_key"])
+        from backout_dev.fakes import FakeOzon, FakeShopify, FakeTikTok
+
+        self.ozon = FakeOzon(creds["ozon_client_id"], creds["ozon_api_key"])
+        self.tiktok = FakeTikTok(creds["tiktok_app_key"], creds["tiktok_app_secret"], creds["tiktok_access_token"],
+                                 creds["tiktok_shop_cipher"])
+        self.shopify = FakeShopify(creds["shopify_access_token"])
+        from backout_dev.fakes.paypal import FakePayPal
+        from backout_dev.fakes.stripe_disputes import FakeStripeDisputes
+
+        self.paypal = FakePayPal(creds["paypal_client_id"], creds["paypal_client_secret"])
+        self.stripe_disputes = FakeStripeDisputes(creds["stripe_api_key"])  # localstripe has no disputes
         self.parameters = parameters or {}
         self.port = port
         self.log_level = log_level
@@ -37,11 +48,18 @@ class LocalEnvironment:
         self.stripe.start()
         self.woo.start()
         self.carrier.start()
+        for fake in (self.ozon, self.tiktok, self.shopify, self.paypal, self.stripe_disputes):
+            fake.start()
         self.stack = LocalStack(parameters={"WooCommerceBaseUrl": self.woo.url, "CarrierApiBaseUrl": self.carrier.url,
+                                            "OzonApiBaseUrl": self.ozon.url, "TikTokApiBaseUrl": self.tiktok.url,
+                                            "ShopifyApiBaseUrl": self.shopify.url, "PayPalApiBaseUrl": self.paypal.url,
                                             **self.parameters},
-                                env={"STRIPE_API_BASE": self.stripe.url, "POWERTOOLS_LOG_LEVEL": self.log_level}, local_secrets=self.secrets)
+                                env={"STRIPE_API_BASE": self.stripe.url, "STRIPE_DISPUTES_API_BASE": self.stripe_disputes.url,
+                                     "POWERTOOLS_LOG_LEVEL": self.log_level}, local_secrets=self.secrets)
         self.stack.start()
-        self.api = LocalHttpApi(self.stack, port=self.port).start()
+        from backout_dev.report import dev_routes  # dev-only GET /_local/ops/{counts,replay,audit}
+
+        self.api = LocalHttpApi(self.stack, port=self.port, extra=dev_routes(self.stack)).start()
         if self.secrets_file is not None:
             self.stack.dump_secrets(self.secrets_file)
             ENDPOINT_FILE.write_text(self.api.url)
@@ -54,6 +72,8 @@ class LocalEnvironment:
             self.stack.stop()
         self.woo.stop()
         self.carrier.stop()
+        for fake in (self.ozon, self.tiktok, self.shopify, self.paypal, self.stripe_disputes):
+            fake.stop()
         self.stripe.stop()
 
     @property

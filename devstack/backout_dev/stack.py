@@ -64,8 +64,67 @@ def generate_local_secrets() -> dict[str, Any]:
             "woocommerce_key": "ck_" + tok(),
             "woocommerce_secret": "cs_" + tok(),
             "carrier_api_key": tok(),
+            "ozon_client_id": str(secrets.randbelow(9_000_000) + 1_000_000),
+            "ozon_api_key": tok(),
+            "tiktok_app_key": tok()[:13],
+            "tiktok_app_secret": tok(),
+            "tiktok_access_token": "ROW_" + tok(),
+            "tiktok_shop_cipher": "ROW_" + tok()[:16],
+            "shopify_access_token": "shpat_" + tok(),
+            "paypal_client_id": "local-" + tok()[:20],
+            "paypal_client_secret": tok(),
         },
     }
+
+
+def _item_rollback(transact_write_items: Any) -> Any:
+    """moto's TransactWriteItems with a rollback of the touched items only.
+
+    moto deep-copies every table a transaction names before it starts (to put the copy back
+    on a failed condition): that costs time in proportion to the table, on every call. Here
+    the table "copy" is the table itself and the items the transaction touches are saved and
+    put back instead. Callers hold the write lock, so nothing else changes them meanwhile.
+    """
+    import copy
+    import types
+
+    import moto.dynamodb.models as models
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import Table
+
+    def no_table_copy(value: Any, memo: Any = None) -> Any:
+        return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+    shim = types.SimpleNamespace(deepcopy=no_table_copy)
+
+    def call(backend: Any, transact_items: list[dict[str, Any]]) -> Any:
+        saved: list[tuple[Table, DynamoType, DynamoType | None, Any]] = []
+        for entry in transact_items:
+            op = next(iter(entry.values()), {})
+            table = backend.tables.get(op.get("TableName")) if isinstance(op, dict) else None
+            if table is None:
+                continue
+            key = op.get("Key") or op.get("Item") or {}
+            hash_value = DynamoType(key[table.hash_key_attr])
+            range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+            current = table.get_item(hash_value, range_value)
+            saved.append((table, hash_value, range_value, copy.deepcopy(current)))
+        models.copy = shim  # type: ignore[attr-defined]
+        try:
+            return transact_write_items(backend, transact_items)
+        except Exception:
+            for table, hash_value, range_value, item in reversed(saved):
+                partition = table.items[hash_value] if range_value is not None else table.items
+                slot = range_value if range_value is not None else hash_value
+                if item is None:
+                    partition.pop(slot, None)
+                else:
+                    partition[slot] = item
+            raise
+        finally:
+            models.copy = copy  # type: ignore[attr-defined]
+
+    return call
 
 
 class LocalStack:
@@ -101,6 +160,9 @@ class LocalStack:
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
         self._lock_moto_puts()
+        from backout_dev import sfn_patches
+
+        sfn_patches.install()  # moto vs AWS: a token completed before the heartbeat wait
         from backout import aws, credentials
 
         aws.reset_clients()
@@ -115,19 +177,31 @@ class LocalStack:
         self._start_pollers()
 
     def _lock_moto_puts(self) -> None:
-        """DynamoDB's conditional PutItem is atomic; moto's is not under threads. Serialise it."""
+        """DynamoDB's conditional PutItem is atomic; moto's is not under threads. Serialise it.
+
+        Every other write is serialised with it: moto's TransactWriteItems deep-copies the whole
+        table first and puts that copy back when a condition fails, which would otherwise
+        crash on (or undo) another thread's concurrent write.
+        """
         import threading
 
+        from moto.dynamodb.models import DynamoDBBackend
         from moto.dynamodb.models.table import Table
 
         lock, original = threading.RLock(), Table.put_item
         self._original_put = original
+        self._original_writes = {name: getattr(DynamoDBBackend, name)
+                                 for name in ("update_item", "delete_item", "transact_write_items")}
 
-        def put_item(table: Any, *args: Any, **kwargs: Any) -> Any:
-            with lock:
-                return original(table, *args, **kwargs)
+        def locked(fn: Any) -> Any:
+            def call(owner: Any, *args: Any, **kwargs: Any) -> Any:
+                with lock:
+                    return fn(owner, *args, **kwargs)
+            return call
 
-        Table.put_item = put_item  # type: ignore[method-assign]
+        Table.put_item = locked(original)  # type: ignore[method-assign]
+        for name, fn in self._original_writes.items():
+            setattr(DynamoDBBackend, name, locked(_item_rollback(fn) if name == "transact_write_items" else fn))
 
     def stop(self) -> None:
         """Stop pollers and moto; restore the environment."""
@@ -137,7 +211,14 @@ class LocalStack:
             from moto.dynamodb.models.table import Table
 
             Table.put_item = self._original_put  # type: ignore[method-assign]
+            from moto.dynamodb.models import DynamoDBBackend
+
+            for name, fn in getattr(self, "_original_writes", {}).items():
+                setattr(DynamoDBBackend, name, fn)
         self.lambdas.uninstall()
+        from backout_dev import sfn_patches
+
+        sfn_patches.uninstall()
         if self._mock is not None:
             self._mock.stop()
             self._mock = None

@@ -33,6 +33,7 @@ from backout.domain.events import (
 )
 from backout.domain.order import OrderStatus, can_transition
 from backout.ingress.normalize import normalize
+from backout.ops.counters import count_placed
 from backout.repo.orders import OrdersRepository
 from backout.saga.orders import COOLING_OFF
 
@@ -116,9 +117,11 @@ class Dispatcher:
         self.repo.set_flag(order_id, "disputed", opened)
         self.repo.append_timeline(order_id, ev.kind, _summary(ev))
         if opened:
-            from backout.saga.evidence import build_evidence
+            from backout.saga.evidence import build_evidence, submit_evidence
 
             self.repo.save_evidence(order_id, ev.dispute_id, build_evidence(self.repo, order_id))
+            # one gateway call, recorded once; a failure raises, so the stream retries, then dead-letters
+            submit_evidence(self.repo, order_id, ev.dispute_id)
 
     def _authorization_expired(self, ev: AuthorizationExpired) -> None:
         """Rule 9: an expired authorization is a system cancellation request."""
@@ -138,6 +141,7 @@ class Dispatcher:
             "lines": [line.model_dump() for line in ev.lines],
         }
         outcome = self.repo.upsert_order(order, ev.occurred_at.isoformat())
+        count_placed(self.repo, order, ev.occurred_at)  # the rates' denominator; counted once per order
         if outcome == "created":
             self.repo.append_timeline(str(ev.order_id), "order_recorded",
                                       {"total": ev.total, "currency": ev.currency, "gateway": ev.gateway.value,
@@ -238,7 +242,9 @@ def _timeouts() -> dict[str, int]:
     carrier = val("CARRIER_WAIT_TIMEOUT_SECONDS", 2592000)
     return {"platform_seconds": val("PLATFORM_APPROVAL_TIMEOUT_SECONDS", 1209600), "carrier_seconds": carrier,
             "return_seconds": carrier, "refund_seconds": val("REFUND_SETTLEMENT_TIMEOUT_SECONDS", 604800),
-            "operator_seconds": val("OPERATOR_DECISION_TIMEOUT_SECONDS", 2592000)}
+            "operator_seconds": val("OPERATOR_DECISION_TIMEOUT_SECONDS", 2592000),
+            # the long waits' heartbeat: the scheduled watchdog must beat within it (HeartbeatSeconds)
+            "heartbeat_seconds": val("HEARTBEAT_SECONDS", 86400)}
 
 
 #: Carrier statuses that decide an intercept.
@@ -261,5 +267,5 @@ def _wake(event: DomainEvent) -> tuple[str | None, dict[str, Any], str | None]:
 
 
 def _summary(event: DomainEvent) -> dict[str, Any]:
-    data = event.model_dump(mode="json", exclude={"occurred_at", "order_id", "kind"}, exclude_none=True)
-    return data
+    """The event's fields worth a timeline entry."""
+    return event.model_dump(mode="json", exclude={"occurred_at", "order_id", "kind"}, exclude_none=True)

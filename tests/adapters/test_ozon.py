@@ -95,3 +95,35 @@ def test_bad_credentials_and_unknown_request(ozon: OzonClient, ozon_fake: FakeOz
         OzonClient(ozon_fake.url, "12345", "wrong", timeout=5).list_cancellations()
     with pytest.raises(PlatformRejected, match="no cancellation"):
         ozon.approve(424242, "0000-0000-0")
+
+
+def test_cancel_posting_asks_once_and_ozon_decides(ozon: OzonClient, ozon_fake: FakeOzon) -> None:
+    first = ozon.cancel_posting("1010-0001-1", "out of stock")
+    assert (first.state, first.initiator, first.decision) == ("ON_APPROVAL", "SELLER", None)
+    assert ozon.cancel_posting("1010-0001-1", "out of stock") == first  # standing request: not asked again
+    assert [e["cancellation_id"] for e in ozon_fake.effects("cancel_posting")] == [first.cancellation_id]
+    ozon_fake.decide(first.cancellation_id, "APPROVED")
+    decided = ozon.find_cancellation("1010-0001-1", first.cancellation_id)
+    assert decided is not None and decided.decision == "approved"
+
+
+def test_cancel_posting_after_a_rejection_asks_again(ozon: OzonClient, ozon_fake: FakeOzon) -> None:
+    first = ozon.cancel_posting("1111-0002-1", "out of stock")
+    ozon_fake.decide(first.cancellation_id, "REJECTED")
+    second = ozon.cancel_posting("1111-0002-1", "still out of stock")
+    assert second.cancellation_id != first.cancellation_id and second.state == "ON_APPROVAL"
+    assert len(ozon_fake.effects("cancel_posting")) == 2
+
+
+def test_cancel_posting_lost_answer_is_found_not_repeated(ozon: OzonClient, ozon_fake: FakeOzon) -> None:
+    ozon_fake.drop_next_response(path_contains="/posting/fbs/cancel")
+    with pytest.raises(TransientError):
+        ozon.cancel_posting("1212-0001-1", "out of stock")
+    again = ozon.cancel_posting("1212-0001-1", "out of stock")
+    assert again.state == "ON_APPROVAL"
+    assert len(ozon_fake.effects("cancel_posting")) == 1
+
+
+def test_cancel_posting_refusal_without_request_is_rejected(ozon: OzonClient) -> None:
+    with pytest.raises(PlatformRejected, match="cancel_reason_message"):
+        ozon.cancel_posting("1313-0001-1", "")

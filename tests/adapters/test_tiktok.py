@@ -84,3 +84,25 @@ def test_unknown_cancellation_and_bad_key(tiktok: TikTokClient) -> None:
         tiktok.approve_cancellation("123", "key-u")
     with pytest.raises(ValueError):
         tiktok.approve_cancellation("123", "")
+
+
+def test_seller_cancel_once_then_tiktok_decides(tiktok: TikTokClient, tiktok_fake: FakeTikTok) -> None:
+    from backout.adapters.tiktok import decision_of
+
+    made = tiktok.cancel_order("576000000000000001", "seller_cancel_reason_out_of_stock", "key-1")
+    assert made.status == "CANCELLATION_REQUEST_PENDING" and decision_of(made.status) is None
+    again = tiktok.cancel_order("576000000000000001", "seller_cancel_reason_out_of_stock", "key-2")  # new key
+    assert again.cancel_id == made.cancel_id
+    assert len(tiktok_fake.effects("seller_cancel")) == 1
+    tiktok_fake.decide(made.cancel_id, "CANCELLATION_REQUEST_SUCCESS")
+    assert decision_of(tiktok.get_cancellation(made.cancel_id).status) == "approved"  # type: ignore[union-attr]
+    tiktok_fake.decide(made.cancel_id, "CANCELLATION_REQUEST_REJECT")
+    assert decision_of(tiktok.get_cancellation(made.cancel_id).status) == "rejected"  # type: ignore[union-attr]
+
+
+def test_seller_cancel_lost_answer_replays_by_key(tiktok: TikTokClient, tiktok_fake: FakeTikTok) -> None:
+    tiktok_fake.drop_next_response(path_contains="/cancellations", body_contains="cancel_reason")
+    with pytest.raises(TransientError):
+        tiktok.cancel_order("576000000000000002", "seller_cancel_reason_out_of_stock", "key-3")
+    made = tiktok.cancel_order("576000000000000002", "seller_cancel_reason_out_of_stock", "key-3")
+    assert [e["cancel_id"] for e in tiktok_fake.effects("seller_cancel")] == [made.cancel_id]

@@ -105,3 +105,79 @@ def test_no_plaintext_secrets_in_template() -> None:
     assert not re.search(r"(whsec_|sk_live_|sk_test_)[A-Za-z0-9]", text)
     for res in resources_of(TEMPLATE, "AWS::SecretsManager::Secret").values():
         assert "SecretString" not in res["Properties"]
+
+
+# ---------------------------------------------------------------- operations: alarms, dashboard, dead letters
+
+
+def _backout_metrics_in_template() -> set[str]:
+    """Every metric name in namespace Backout that an alarm or the dashboard refers to."""
+    used = {res["Properties"]["MetricName"] for res in resources_of(TEMPLATE, "AWS::CloudWatch::Alarm").values()
+            if res["Properties"].get("Namespace") == "Backout"}
+    for dash in resources_of(TEMPLATE, "AWS::CloudWatch::Dashboard").values():
+        body = dash["Properties"]["DashboardBody"]["Fn::Sub"][0]
+        used |= set(re.findall(r'\["Backout", "(\w+)"', body))
+        used |= set(re.findall(r'\{Backout,[\w,]+\} MetricName=\\"(\w+)\\"', body))
+    return used
+
+
+def test_alarm_and_dashboard_metric_names_are_ones_the_code_emits() -> None:
+    from backout import metric_names
+
+    declared = {v for k, v in vars(metric_names).items() if k.isupper() and isinstance(v, str) and k != "NAMESPACE"}
+    used = _backout_metrics_in_template()
+    assert {"CancellationRate", "InventoryErrorRate", "WeeklyCancellationsExceeded", "WebhooksReceived"} <= used
+    assert used <= declared, used - declared
+    # "emitted": each name the template uses is passed to an emitter somewhere in the functions or the layer
+    code = "\n".join(p.read_text() for d in ("shared/backout", "functions") for p in (ROOT / d).rglob("*.py")
+                     if p.name != "metric_names.py")
+    constant = {v: k for k, v in vars(metric_names).items() if k.isupper() and isinstance(v, str)}
+    not_emitted = {name for name in used if f"names.{constant[name]}" not in code}
+    assert not not_emitted, not_emitted
+
+
+def test_guardrail_alarms_match_the_guardrails_in_code() -> None:
+    from backout.metric_names import GUARDRAIL_NAMES
+    from backout.ops.rates import GUARDRAILS
+
+    assert set(GUARDRAIL_NAMES) == {g.name for g in GUARDRAILS}
+    alarms = resources_of(TEMPLATE, "AWS::CloudWatch::Alarm").values()
+    thresholds = {d["Value"]: a["Properties"]["Threshold"] for a in alarms for d in a["Properties"].get("Dimensions", [])
+                  if d["Name"] == "guardrail"}
+    assert thresholds == {g.name: g.threshold_percent for g in GUARDRAILS}
+    # Powertools adds the service dimension: an alarm without it would watch a metric nobody writes
+    for alarm in alarms:
+        if alarm["Properties"].get("Namespace") == "Backout":
+            assert {"Name": "service", "Value": "backout"} in alarm["Properties"]["Dimensions"]
+            assert alarm["Properties"]["AlarmActions"] == [{"Ref": "OpsAlarmTopic"}]
+
+
+def test_every_asynchronous_path_has_a_dead_letter_queue() -> None:
+    for logical, res in FUNCTIONS.items():
+        for name, event in (res["Properties"].get("Events") or {}).items():
+            props = event["Properties"]
+            if event["Type"] in ("DynamoDB", "SQS", "Kinesis"):
+                assert (props.get("DestinationConfig") or {}).get("OnFailure"), f"{logical}.{name}"
+            elif event["Type"] in ("Schedule", "ScheduleV2", "EventBridgeRule"):
+                assert props.get("DeadLetterConfig"), f"{logical}.{name}"
+
+
+def test_long_waits_heartbeat_and_the_watchdog_watches_exactly_them() -> None:
+    """Every wait with a heartbeat is one the watchdog beats for (and the dispatcher sets its interval)."""
+    from backout.dispatch import _timeouts
+    from backout.watchdog import WAITS
+
+    definition = json.loads((ROOT / "statemachines" / "cancellation.asl.json").read_text())
+    states = _walk_states(definition["States"])
+    beating = {name: s for name, s in states.items() if "HeartbeatSecondsPath" in s}
+    assert set(beating) == {"AwaitPlatformDecision", "AwaitIntercept", "AwaitReturn", "AwaitRefundSettlement"}
+    assert {s["Parameters"]["Payload"]["purpose"] for s in beating.values()} == set(WAITS)
+    for name, state in beating.items():
+        assert state["HeartbeatSecondsPath"].removeprefix("$.timeouts.") in _timeouts(), name
+        no_retry = next(r for r in state["Retry"] if r.get("MaxAttempts") == 0)["ErrorEquals"]
+        assert {"States.Timeout", "States.HeartbeatTimeout"} <= set(no_retry), name
+        assert any("States.ALL" in c["ErrorEquals"] and c["Next"] == "HoldForOperator" for c in state["Catch"]), name
+    watchdog = FUNCTIONS["WatchdogFunction"]["Properties"]
+    assert watchdog["Events"]["Hourly"]["Properties"]["Schedule"] == "rate(1 hour)"
+    platforms_env = FUNCTIONS["PlatformsFunction"]["Properties"]["Environment"]["Variables"]
+    assert set(platforms_env) <= set(watchdog["Environment"]["Variables"])  # it asks the same providers

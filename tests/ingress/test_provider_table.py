@@ -123,7 +123,10 @@ PROBES: dict[str, dict[str, Any]] = {
         "TYPE_POSTING_CANCELLED": {"message_type": "TYPE_POSTING_CANCELLED", "posting_number": "1-1-1", "seller_id": 1},
         "TYPE_STATE_CHANGED": {"message_type": "TYPE_STATE_CHANGED", "posting_number": "1-1-1",
                                "new_state": "posting_delivered", "seller_id": 1},
-        "TYPE_NEW_POSTING": {"message_type": "TYPE_NEW_POSTING", "posting_number": "1-1-1", "seller_id": 1},
+        "TYPE_NEW_POSTING": {"message_type": "TYPE_NEW_POSTING", "posting_number": "1-1-1", "seller_id": 1,
+                             "products": [{"sku": 1, "quantity": 1}]},
+        "TYPE_CUTOFF_DATE_CHANGED": {"message_type": "TYPE_CUTOFF_DATE_CHANGED", "posting_number": "1-1-1",
+                                     "seller_id": 1},
     },
     "tiktok": {
         "ORDER_STATUS_CHANGE": {"type": 1, "tts_notification_id": "1",

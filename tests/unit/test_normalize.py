@@ -389,7 +389,7 @@ UNKNOWN_TOPICS = [
      "PAYMENT.CAPTURE.REVERSED"),
     ("shopify/orders-cancelled", None, {"x-shopify-topic": "products/update"}, "products/update"),
     ("woocommerce/order.created", None, {"x-wc-webhook-topic": "product.updated"}, "product.updated"),
-    ("ozon/TYPE_STATE_CHANGED", _set("message_type", "TYPE_NEW_POSTING"), None, "TYPE_NEW_POSTING"),
+    ("ozon/TYPE_STATE_CHANGED", _set("message_type", "TYPE_CUTOFF_DATE_CHANGED"), None, "TYPE_CUTOFF_DATE_CHANGED"),
     ("tiktok/cancellation_status_change.pending", _set("type", 2), None, "REVERSE_STATUS_UPDATE"),
     ("aftership/tracking_update.Delivered", _set("event", "tracking_created"), None, "tracking_created"),
     ("easypost/tracker.updated.return_to_sender", _set("description", "batch.created"), None,

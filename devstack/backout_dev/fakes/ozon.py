@@ -11,9 +11,16 @@ Headers ``Client-Id`` / ``Api-Key`` are checked (401 with Ozon's error shape
   comment}``: only an ON_APPROVAL request can be decided (400 code 3
   otherwise); unknown id 404 code 5; answer ``{}``.
 
+* ``POST /v2/posting/fbs/cancel`` ``{cancel_reason_id, cancel_reason_message,
+  posting_number}``: the seller's request; opens a SELLER request
+  ON_APPROVAL that Ozon decides (:meth:`FakeOzon.decide`). A posting with a
+  standing seller request answers 400 code 3; reason 402 without a message
+  400 code 3; answer ``{"result": true}``.
+
 Seed with :meth:`FakeOzon.add_cancellation`; :meth:`FakeOzon.auto_approve`
-plays the platform deciding at ``auto_approve_date``. Ledger ops:
-``approve``, ``reject``, ``auto_approve``.
+plays the platform deciding at ``auto_approve_date`` and
+:meth:`FakeOzon.decide` Ozon deciding a seller's request. Ledger ops:
+``approve``, ``reject``, ``auto_approve``, ``cancel_posting``, ``platform_decision``.
 """
 
 from __future__ import annotations
@@ -64,6 +71,19 @@ class FakeOzon(FakeServer):
             item.update(state="APPROVED", approve_date=_now(), approve_comment="auto")
             self.record("auto_approve", cancellation_id=cancellation_id)
 
+    def decide(self, cancellation_id: int, state: str) -> None:
+        """Ozon decides a request itself (APPROVED or REJECTED), as it does for a seller's request."""
+        with self.lock:
+            item = self.cancellations[cancellation_id]
+            item.update(state=state, approve_date=_now(), approve_comment="ozon")
+            self.record("platform_decision", cancellation_id=cancellation_id, state=state)
+
+    def requests_for(self, posting_number: str, initiator: str | None = None) -> list[int]:
+        """The ids of a posting's requests (of one initiator), oldest first."""
+        with self.lock:
+            return [cid for cid, c in sorted(self.cancellations.items()) if c["posting_number"] == posting_number
+                    and (initiator is None or c["cancellation_initiator"] == initiator)]
+
     def state(self, cancellation_id: int) -> str:
         """A request's current state."""
         return str(self.cancellations[cancellation_id]["state"])
@@ -79,6 +99,8 @@ class FakeOzon(FakeServer):
         body = req.body if isinstance(req.body, dict) else {}
         if req.path == "/v2/conditional-cancellation/list":
             return self._list(body)
+        if req.path == "/v2/posting/fbs/cancel":
+            return self._cancel_posting(body)
         for verb, state in (("approve", "APPROVED"), ("reject", "REJECTED")):
             if req.path == f"/v2/conditional-cancellation/{verb}":
                 return self._decide(verb, state, body)
@@ -121,3 +143,16 @@ class FakeOzon(FakeServer):
         item.update(state=state, approve_comment=str(body.get("comment") or ""), approve_date=_now())
         self.record(verb, cancellation_id=cid, posting_number=item["posting_number"], comment=body.get("comment"))
         return Response(200, {})
+
+    def _cancel_posting(self, body: dict[str, Any]) -> Response:
+        posting, reason_id = body.get("posting_number"), body.get("cancel_reason_id")
+        if not isinstance(posting, str) or not posting or not isinstance(reason_id, int):
+            return _error(400, 3, "posting_number and cancel_reason_id are required")
+        message = str(body.get("cancel_reason_message") or "")
+        if reason_id == 402 and not message:
+            return _error(400, 3, "cancel_reason_message is required for cancel_reason_id 402")
+        if any(self.cancellations[cid]["state"] != "REJECTED" for cid in self.requests_for(posting, "SELLER")):
+            return _error(400, 3, f"posting {posting} already has a cancellation request")
+        cid = self.add_cancellation(posting, initiator="SELLER", auto_approve_in=timedelta(days=10), reason=message)
+        self.record("cancel_posting", cancellation_id=cid, posting_number=posting, cancel_reason_id=reason_id)
+        return Response(200, {"result": True})

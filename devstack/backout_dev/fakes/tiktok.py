@@ -17,7 +17,14 @@ idempotency key (400).
 * ``POST /return_refund/202309/cancellations/search`` body ``{cancel_ids,
   order_ids}`` -> ``data.cancellations[]``.
 
-Seed with :meth:`FakeTikTok.add_cancellation`. Ledger ops: ``approve``, ``reject``.
+* ``POST /return_refund/202309/cancellations`` body ``{order_id,
+  cancel_reason}`` with query ``idempotency_key``: the seller cancels an order;
+  opens a SELLER request (CANCELLATION_REQUEST_PENDING) that TikTok decides
+  (:meth:`FakeTikTok.decide`) and answers ``data {cancel_id, cancel_status}``.
+  An order with a standing seller request answers 400 code 36009004.
+
+Seed with :meth:`FakeTikTok.add_cancellation`. Ledger ops: ``approve``,
+``reject``, ``seller_cancel``, ``platform_decision``.
 """
 
 from __future__ import annotations
@@ -58,6 +65,12 @@ class FakeTikTok(FakeServer):
                                              "update_time": int(time.time())}
             return cancel_id
 
+    def decide(self, cancel_id: str, status: str) -> None:
+        """TikTok (or the buyer) settles a request itself."""
+        with self.lock:
+            self.cancellations[cancel_id].update(cancel_status=status, update_time=int(time.time()))
+            self.record("platform_decision", cancel_id=cancel_id, status=status)
+
     def status(self, cancel_id: str) -> str:
         """A request's current status."""
         return str(self.cancellations[cancel_id]["cancel_status"])
@@ -87,6 +100,13 @@ class FakeTikTok(FakeServer):
             return refused
         if req.method == "POST" and req.path == f"{BASE}/search":
             return self._search(req.body if isinstance(req.body, dict) else {})
+        if req.method == "POST" and req.path == BASE:
+            key = req.query.get("idempotency_key")
+            if not key:
+                return _answer(400, 36009005, "idempotency_key is required")
+            body = req.body if isinstance(req.body, dict) else {}
+            return self.idempotent("seller_cancel", key, req.raw.decode("utf-8", "replace"),
+                                   lambda: self._seller_cancel(body, key))
         match = re.fullmatch(rf"{BASE}/(\w+)/(approve|reject)", req.path)
         if req.method != "POST" or not match:
             return _answer(404, 36009000, "Not Found")
@@ -116,3 +136,16 @@ class FakeTikTok(FakeServer):
         item["update_time"] = int(time.time())
         self.record(verb, cancel_id=cancel_id, idempotency_key=key, reject_reason=body.get("reject_reason"))
         return _answer(200, 0, "Success", {})
+
+    def _seller_cancel(self, body: dict[str, Any], key: str) -> Response:
+        order_id, reason = body.get("order_id"), body.get("cancel_reason")
+        if not order_id or not reason:
+            return _answer(400, 36009006, "order_id and cancel_reason are required")
+        standing = [c for c in self.cancellations.values() if c["order_id"] == str(order_id)
+                    and c["role"] == "SELLER" and c["cancel_status"] == "CANCELLATION_REQUEST_PENDING"]
+        if standing:
+            return _answer(400, 36009004, f"order {order_id} already has a pending cancellation")
+        cancel_id = self.add_cancellation(str(order_id), role="SELLER")
+        self.record("seller_cancel", cancel_id=cancel_id, order_id=str(order_id), idempotency_key=key,
+                    cancel_reason=reason)
+        return _answer(200, 0, "Success", {"cancel_id": cancel_id, "cancel_status": "CANCELLATION_REQUEST_PENDING"})

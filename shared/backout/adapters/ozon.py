@@ -11,6 +11,12 @@ Headers ``Client-Id`` and ``Api-Key`` on every call.
   ``cancellation_reason``. Pages follow ``last_id`` until a short page.
 * ``POST /v2/conditional-cancellation/approve`` and ``/reject`` body
   ``{cancellation_id, comment}``; Ozon acts only on ON_APPROVAL requests.
+* ``POST /v2/posting/fbs/cancel`` body ``{cancel_reason_id,
+  cancel_reason_message, posting_number}`` -> ``{result: true}``: the
+  seller's "Request Cancellation" of an rFBS posting. On a paid order it
+  opens a conditional cancellation with initiator SELLER that Ozon itself
+  decides (days later); :meth:`OzonClient.cancel_posting` reads the
+  posting's requests first and does not ask twice.
 
 Ozon takes no idempotency key, so both decisions read the request first
 (by posting number: the list has no id filter): approving an APPROVED
@@ -26,10 +32,14 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from backout.adapters.http import request_json
-from backout.errors import PlatformRejected
+from backout.errors import PlatformRejected, TransientError
 
 OzonState = Literal["ON_APPROVAL", "APPROVED", "REJECTED"]
 PAGE_LIMIT = 500
+#: Ozon's cancel reason "other": ``cancel_reason_message`` is then required.
+OTHER_REASON_ID = 402
+#: States in which a request still stands (a REJECTED one does not block a new request).
+LIVE_STATES = frozenset({"ON_APPROVAL", "APPROVED"})
 
 
 @dataclass(frozen=True)
@@ -42,6 +52,11 @@ class OzonCancellation:
     initiator: str | None
     auto_approve_date: str | None
     reason: str | None = None
+
+    @property
+    def decision(self) -> Literal["approved", "rejected"] | None:
+        """Ozon's decision, or None while the request is ON_APPROVAL."""
+        return {"APPROVED": "approved", "REJECTED": "rejected"}.get(self.state)  # type: ignore[return-value]
 
 
 def _parse(item: dict[str, Any]) -> OzonCancellation:
@@ -93,6 +108,35 @@ class OzonClient:
         if cancellation_id is not None:
             items = [c for c in items if c.cancellation_id == int(cancellation_id)]
         return max(items, key=lambda c: c.cancellation_id, default=None)
+
+    def seller_request(self, posting_number: str) -> OzonCancellation | None:
+        """The posting's standing seller-initiated request (ON_APPROVAL or APPROVED), if any."""
+        items = self.list_cancellations(posting_numbers=[posting_number], initiators=["SELLER"])
+        return max((c for c in items if c.state in LIVE_STATES), key=lambda c: c.cancellation_id, default=None)
+
+    def cancel_posting(self, posting_number: str, message: str,
+                       reason_id: int = OTHER_REASON_ID) -> OzonCancellation:
+        """Request the cancellation of a posting (seller-initiated); Ozon decides it later.
+
+        Ozon takes no idempotency key: a standing request is looked up first and
+        returned instead of asking again, and a refused call is followed by a
+        second look (the first answer may have been lost).
+        """
+        standing = self.seller_request(posting_number)
+        if standing is not None:
+            return standing
+        body = {"cancel_reason_id": reason_id, "cancel_reason_message": message, "posting_number": posting_number}
+        try:
+            self._post("/v2/posting/fbs/cancel", body)
+        except PlatformRejected:
+            standing = self.seller_request(posting_number)
+            if standing is not None:
+                return standing
+            raise
+        standing = self.seller_request(posting_number)
+        if standing is None:
+            raise TransientError(f"ozon: cancel of {posting_number} accepted but no request is listed yet")
+        return standing
 
     def approve(self, cancellation_id: int, posting_number: str, comment: str = "") -> OzonCancellation:
         """Approve a buyer's request; already approved is done, rejected raises PlatformRejected."""

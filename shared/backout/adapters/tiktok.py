@@ -5,7 +5,12 @@
   ``idempotency_key`` and ``shop_cipher``. The same idempotency key replays
   the first answer, so a retry after a lost answer does nothing twice.
 * ``POST /return_refund/202309/cancellations/search`` body ``{cancel_ids}``
-  reads a request's ``cancel_status``.
+  (or ``{order_ids}``) reads a request's ``cancel_status``.
+* ``POST /return_refund/202309/cancellations`` body ``{order_id,
+  cancel_reason}`` with query ``idempotency_key``: the seller cancels an
+  order; answers ``{cancel_id, cancel_status}``. The order's standing seller
+  request is looked up first (:meth:`TikTokClient.cancel_order`), so a key
+  that expired does not make a second request.
 
 Every call carries ``app_key``, ``timestamp`` (unix seconds) and ``sign`` in
 the query and ``x-tts-access-token`` as a header. ``sign`` is TikTok's v1
@@ -41,7 +46,17 @@ VERSION = "202309"
 PENDING = "CANCELLATION_REQUEST_PENDING"
 APPROVED = frozenset({"CANCELLATION_REQUEST_SUCCESS", "CANCELLATION_REQUEST_COMPLETE"})
 REJECTED = frozenset({"CANCELLATION_REQUEST_REJECT", "CANCELLATION_REQUEST_REJECTED"})
+WITHDRAWN = frozenset({"CANCELLATION_REQUEST_CANCEL", "CANCELLATION_REQUEST_CANCELLED"})
 Decision = Literal["decided", "already_decided"]
+
+
+def decision_of(status: str) -> Literal["approved", "rejected"] | None:
+    """A request status as the saga's decision; None while it is pending."""
+    if status in APPROVED:
+        return "approved"
+    if status in REJECTED | WITHDRAWN:
+        return "rejected"
+    return None
 
 
 def sign(path: str, query: dict[str, str], body: str, app_secret: str) -> str:
@@ -59,6 +74,11 @@ class TikTokCancellation:
     order_id: str
     status: str
     role: str | None = None
+
+
+def _cancellation(item: dict[str, Any]) -> TikTokCancellation:
+    return TikTokCancellation(str(item["cancel_id"]), str(item.get("order_id") or ""),
+                              str(item.get("cancel_status") or ""), item.get("role"))
 
 
 class TikTokClient:
@@ -90,9 +110,35 @@ class TikTokClient:
                           {"cancel_ids": [str(cancel_id)]})
         for item in data.get("cancellations") or []:
             if str(item.get("cancel_id")) == str(cancel_id):
-                return TikTokCancellation(str(item["cancel_id"]), str(item.get("order_id") or ""),
-                                          str(item.get("cancel_status") or ""), item.get("role"))
+                return _cancellation(item)
         return None
+
+    def order_cancellations(self, order_id: str) -> list[TikTokCancellation]:
+        """Every cancellation request TikTok holds for an order."""
+        data = self._call(f"/return_refund/{VERSION}/cancellations/search", {"page_size": "50"},
+                          {"order_ids": [str(order_id)]})
+        return [_cancellation(item) for item in data.get("cancellations") or []]
+
+    def cancel_order(self, order_id: str, cancel_reason: str, idempotency_key: str) -> TikTokCancellation:
+        """Seller-initiated cancel of an order; a standing seller request is returned, not repeated."""
+        standing = self._seller_request(order_id)
+        if standing is not None:
+            return standing
+        try:
+            data = self._call(f"/return_refund/{VERSION}/cancellations", {"idempotency_key": idempotency_key},
+                              {"order_id": str(order_id), "cancel_reason": cancel_reason})
+        except PlatformRejected:
+            standing = self._seller_request(order_id)
+            if standing is not None:
+                return standing
+            raise
+        return TikTokCancellation(str(data["cancel_id"]), str(order_id), str(data.get("cancel_status") or PENDING),
+                                  "SELLER")
+
+    def _seller_request(self, order_id: str) -> TikTokCancellation | None:
+        live = [c for c in self.order_cancellations(order_id)
+                if c.role == "SELLER" and c.status not in REJECTED | WITHDRAWN]
+        return live[-1] if live else None
 
     def approve_cancellation(self, cancel_id: str, idempotency_key: str) -> Decision:
         """Approve; ``"already_decided"`` when it was approved before (by another key or person)."""

@@ -1,11 +1,37 @@
-"""NotifyPlatform: tell the sales platform the cancellation is done."""
+"""Saga tasks that talk to sales platforms and carriers: ask, then wait for the answer; tell the platform at the end."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from backout.repo.orders import OrdersRepository
+
+#: The task-token purpose of the platform's decision (AwaitPlatformDecision).
+PLATFORM_DECISION = "platform_decision"
+
+
+def platform_effect_id(request_id: str) -> str:
+    """The effect id under which the call to the platform for one request is recorded."""
+    return f"platform_request#{request_id}"
+
+
+#: Scan statuses that mean the parcel has left the seller (a label alone has not).
+LEFT_THE_SELLER = frozenset({"picked_up", "in_transit", "out_for_delivery", "failed_attempt", "available_for_pickup",
+                             "delivered", "exception"})
+
+
+def has_shipped(order: dict[str, Any], repo: OrdersRepository) -> bool:
+    """Shipped per the order record, or per a scan on its timeline (marketplace pushes such as Ozon's
+    TYPE_STATE_CHANGED arrive as scans and do not mark the order record shipped)."""
+    if order.get("shipped"):
+        return True
+    return any(step.get("step") == "shipment_scanned" and (step.get("detail") or {}).get("status") in LEFT_THE_SELLER
+               for step in repo.timeline(str(order["order_id"])))
+
+
+def intercept_effect_id(request_id: str) -> str:
+    """The effect id of the carrier intercept for one request."""
+    return f"intercept#{request_id}"
 
 
 def confirm_cancelled(order_id: str, request_id: str, repo: OrdersRepository) -> dict[str, Any]:
@@ -17,15 +43,17 @@ def confirm_cancelled(order_id: str, request_id: str, repo: OrdersRepository) ->
 
 
 def _set_cancelled_on_platform(order: dict[str, Any]) -> str:
+    """WooCommerce gets its status set; a marketplace cancelled the order itself when it approved."""
+    from backout.saga.orders import PLATFORM_DECIDES
+
+    if order["channel"] in PLATFORM_DECIDES:
+        return "cancelled_by_platform"
     if order["channel"] != "woocommerce":
         return "not_supported_yet"
-    from backout.adapters.woocommerce import WooCommerceClient
-    from backout.credentials import provider_credentials
+    from backout.saga import providers
 
-    creds = provider_credentials()
-    client = WooCommerceClient(os.environ["WOOCOMMERCE_BASE_URL"], str(creds["woocommerce_key"]),
-                               str(creds["woocommerce_secret"]))
-    client.set_status(str(order["external_id"]), "cancelled", "Cancelled by Backout on the customer's request")
+    providers.woocommerce().set_status(str(order["external_id"]), "cancelled",
+                                       "Cancelled by Backout on the customer's request")
     return "status_set_cancelled"
 
 
@@ -46,10 +74,27 @@ def request_cancellation(order_id: str, request_id: str, task_token: str, repo: 
     from backout.saga.orders import await_event
 
     order = repo.require_order(order_id)
+    order = {**order, "shipped": has_shipped(order, repo)}
     request = repo.get_request(order_id, request_id) or {}
-    _effect_once(repo, order_id, f"platform_request#{request_id}", "platform_cancellation_requested",
-                 lambda: providers.request_platform_cancellation(order, request, f"backout:{order_id}:{request_id}"))
-    return await_event(order_id, request_id, "platform_decision", task_token, repo)
+    asked = _effect_once(repo, order_id, platform_effect_id(request_id), "platform_cancellation_requested",
+                         lambda: providers.request_platform_cancellation(order, request,
+                                                                         f"backout:{order_id}:{request_id}"))
+    waiting = await_event(order_id, request_id, PLATFORM_DECISION, task_token, repo)
+    if asked.get("decision"):  # Backout decided on the spot (e.g. rejected a shipped order's request)
+        _resume_now(repo, order_id, task_token, {"decision": asked["decision"], "by": "backout"},
+                    f"backout:{asked.get('call')}")
+    return waiting
+
+
+def _resume_now(repo: OrdersRepository, order_id: str, task_token: str, output: dict[str, Any], by: str) -> None:
+    """Complete the platform wait at once, unless an early webhook already did."""
+    from backout.dispatch import complete_token
+
+    token = repo.get_token(order_id, PLATFORM_DECISION) or {}
+    if token.get("token") != task_token or token.get("used_by"):
+        return
+    complete_token(task_token, output, None)
+    repo.mark_token_used(order_id, PLATFORM_DECISION, by)
 
 
 def request_intercept(order_id: str, request_id: str, task_token: str, repo: OrdersRepository) -> dict[str, Any]:
@@ -58,7 +103,7 @@ def request_intercept(order_id: str, request_id: str, task_token: str, repo: Ord
     from backout.saga.orders import await_event
 
     order = repo.require_order(order_id)
-    _effect_once(repo, order_id, f"intercept#{request_id}", "intercept_requested",
+    _effect_once(repo, order_id, intercept_effect_id(request_id), "intercept_requested",
                  lambda: providers.request_intercept(order, f"backout:intercept:{order_id}:{request_id}"))
     return await_event(order_id, request_id, "carrier", task_token, repo)
 

@@ -1,31 +1,185 @@
-"""Outbound calls to platforms and carriers, chosen per order (adapters wired here)."""
+"""Outbound calls to platforms and carriers, chosen per order (the adapters are wired here).
+
+Marketplaces decide cancellations (rule 5): Backout asks through the
+channel's API and the decision comes back by webhook (or is found by the
+watchdog when the webhook is lost). A call's result names ``call`` (what was
+asked) and, when Backout itself decided on the spot (a buyer's request on a
+parcel that already shipped is rejected; WooCommerce is the seller's own
+store), ``decision``.
+
+Base URLs come from the function's environment (template Parameters) and
+credentials from the ProviderCredentials secret: ``ozon_client_id``,
+``ozon_api_key``, ``tiktok_app_key``, ``tiktok_app_secret``,
+``tiktok_access_token``, ``tiktok_shop_cipher``, ``shopify_access_token``,
+``woocommerce_key``, ``woocommerce_secret``, ``carrier_api_key``.
+"""
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Literal
 
-from backout.errors import CarrierOutcomeUnknown
+from backout.errors import CarrierOutcomeUnknown, PlatformRejected
+
+PlatformDecision = Literal["approved", "rejected"]
+
+#: Comments and reasons sent with Backout's decisions (what the platform shows the buyer or support).
+APPROVE_COMMENT = "Approved by the seller: not shipped, money and stock go back."
+REJECT_COMMENT = "The parcel has already shipped; it can be returned after delivery."
+SELLER_CANCEL_MESSAGE = "Cancelled at the seller's request"
+#: TikTok's reject reason for a packed/shipped order (reason names are TikTok's; unconfirmed).
+TIKTOK_REJECT_SHIPPED = "seller_reject_apply_product_has_been_packed"
+TIKTOK_SELLER_CANCEL_REASON = "seller_cancel_reason_out_of_stock"
+
+
+def _creds() -> dict[str, Any]:
+    from backout.credentials import provider_credentials
+
+    return provider_credentials()
 
 
 def _carrier() -> Any:
     from backout.adapters.carrier import CarrierClient
-    from backout.credentials import provider_credentials
 
-    return CarrierClient(os.environ["CARRIER_API_BASE_URL"], str(provider_credentials()["carrier_api_key"]))
+    return CarrierClient(os.environ["CARRIER_API_BASE_URL"], str(_creds()["carrier_api_key"]))
+
+
+def _ozon() -> Any:
+    from backout.adapters.ozon import OzonClient
+
+    creds = _creds()
+    return OzonClient(os.environ["OZON_API_BASE_URL"], str(creds["ozon_client_id"]), str(creds["ozon_api_key"]))
+
+
+def _tiktok() -> Any:
+    from backout.adapters.tiktok import TikTokClient
+
+    c = _creds()
+    return TikTokClient(os.environ["TIKTOK_API_BASE_URL"], str(c["tiktok_app_key"]), str(c["tiktok_app_secret"]),
+                        str(c["tiktok_access_token"]), str(c["tiktok_shop_cipher"]))
+
+
+def _shopify() -> Any:
+    from backout.adapters.shopify import ShopifyClient
+
+    return ShopifyClient(os.environ["SHOPIFY_API_BASE_URL"], str(_creds()["shopify_access_token"]))
+
+
+def woocommerce() -> Any:
+    """The store's WooCommerce client."""
+    from backout.adapters.woocommerce import WooCommerceClient
+
+    creds = _creds()
+    return WooCommerceClient(os.environ["WOOCOMMERCE_BASE_URL"], str(creds["woocommerce_key"]),
+                             str(creds["woocommerce_secret"]))
+
+
+def _answers_platform_request(request: dict[str, Any]) -> bool:
+    """A request the platform holds for the seller to decide (the buyer's, or the platform's own)."""
+    return bool(request.get("platform_cancellation_id")) and request.get("initiator") != "seller"
+
+
+def _shipped_without_request(channel: str) -> dict[str, Any]:
+    """Nothing to reject and the parcel is gone: the seller does not ask; an operator or a return follows."""
+    return {"call": "none", "decision": "rejected", "reason": f"{channel}: the order shipped before it was asked"}
+
+
+# ------------------------------------------------------------------ asking the platform
+def _ask_ozon(order: dict[str, Any], request: dict[str, Any], key: str) -> dict[str, Any]:
+    """Buyer's request: approve it (reject once shipped). Seller's: request the posting's cancellation."""
+    client, posting = _ozon(), str(order["external_id"])
+    if _answers_platform_request(request):
+        cid = int(request["platform_cancellation_id"])
+        if order.get("shipped"):
+            client.reject(cid, posting, REJECT_COMMENT)
+            return {"call": "reject", "decision": "rejected"}
+        return {"call": "approve", "state": client.approve(cid, posting, APPROVE_COMMENT).state}
+    if order.get("shipped"):
+        return _shipped_without_request("ozon")
+    standing = client.cancel_posting(posting, SELLER_CANCEL_MESSAGE)
+    return {"call": "cancel_posting", "platform_cancellation_id": str(standing.cancellation_id),
+            "state": standing.state}
+
+
+def _ask_tiktok(order: dict[str, Any], request: dict[str, Any], key: str) -> dict[str, Any]:
+    """Buyer's request: approve it (reject once shipped), under TikTok's idempotency key. Seller's: cancel."""
+    client = _tiktok()
+    if _answers_platform_request(request):
+        cancel_id = str(request["platform_cancellation_id"])
+        if order.get("shipped"):
+            outcome = client.reject_cancellation(cancel_id, f"{key}:reject", TIKTOK_REJECT_SHIPPED, REJECT_COMMENT)
+            return {"call": "reject", "outcome": outcome, "decision": "rejected"}
+        return {"call": "approve", "outcome": client.approve_cancellation(cancel_id, f"{key}:approve")}
+    if order.get("shipped"):
+        return _shipped_without_request("tiktok")
+    made = client.cancel_order(str(order["external_id"]), TIKTOK_SELLER_CANCEL_REASON, f"{key}:cancel")
+    return {"call": "seller_cancel", "platform_cancellation_id": made.cancel_id, "state": made.status}
+
+
+def _ask_shopify(order: dict[str, Any], request: dict[str, Any], key: str) -> dict[str, Any]:
+    """``orderCancel`` with refund (Shopify holds the money); stock is Backout's ledger's job, not Shopify's."""
+    if order.get("shipped"):
+        return _shipped_without_request("shopify")
+    reason = "CUSTOMER" if request.get("initiator") == "buyer" else "OTHER"
+    done = _shopify().cancel_order(str(order["external_id"]), reason=reason, refund=True, restock=False,
+                                   staff_note=f"Backout request {key}")
+    result: dict[str, Any] = {"call": "order_cancel", "status": done.status, "job_id": done.job_id}
+    if done.status == "already_cancelled":
+        result["decision"] = "approved"
+    return result
+
+
+def _ask_woocommerce(order: dict[str, Any], request: dict[str, Any], key: str) -> dict[str, Any]:
+    """The seller's own store: the seller decides, so setting the status is the decision."""
+    woocommerce().set_status(str(order["external_id"]), "cancelled", "Cancelled by Backout on the customer's request")
+    return {"call": "set_status", "decision": "approved"}
+
+
+_ASK: dict[str, Callable[[dict[str, Any], dict[str, Any], str], dict[str, Any]]] = {
+    "ozon": _ask_ozon, "tiktok": _ask_tiktok, "shopify": _ask_shopify, "woocommerce": _ask_woocommerce,
+}
 
 
 def request_platform_cancellation(order: dict[str, Any], request: dict[str, Any], key: str) -> dict[str, Any]:
-    """Ask the order's marketplace to cancel / approve; the decision comes back by webhook.
+    """Ask the order's sales platform to cancel (or decide the buyer's request); see the module docstring."""
+    ask = _ASK.get(str(order["channel"]))
+    if ask is None:
+        raise PlatformRejected(f"no platform cancellation for channel {order['channel']!r}")
+    asked = ask(order, request, key)
+    return {"channel": order["channel"], "initiator": request.get("initiator"),
+            "platform_cancellation_id": request.get("platform_cancellation_id"), **asked}
 
-    Marketplace clients (Ozon, TikTok Shop, Shopify) exist in ``backout.adapters``;
-    until their credentials are wired per shop, the request is recorded and the
-    saga waits for the platform's own decision webhook.
-    """
-    return {"channel": order["channel"], "platform_cancellation_id": request.get("platform_cancellation_id"),
-            "initiator": request.get("initiator"), "call": "recorded"}
+
+# ------------------------------------------------------------------ reading a decision (watchdog)
+def platform_decision(order: dict[str, Any], request: dict[str, Any],
+                      asked: dict[str, Any]) -> PlatformDecision | None:
+    """The platform's decision on what Backout asked (``asked`` = the recorded call), None while pending."""
+    channel, external = str(order["channel"]), str(order["external_id"])
+    cancellation_id = asked.get("platform_cancellation_id") or request.get("platform_cancellation_id")
+    if channel == "ozon" and cancellation_id:
+        found = _ozon().find_cancellation(external, int(cancellation_id))
+        return found.decision if found else None
+    if channel == "tiktok" and cancellation_id:
+        from backout.adapters.tiktok import decision_of
+
+        current = _tiktok().get_cancellation(str(cancellation_id))
+        return decision_of(current.status) if current else None
+    if channel == "shopify":
+        shop_order = _shopify().get_order(external)
+        return "approved" if shop_order and shop_order.cancelled_at else None
+    if channel == "woocommerce":
+        return "approved" if woocommerce().get_order(external).get("status") == "cancelled" else None
+    return None
 
 
+def intercept_outcome(intercept_id: str) -> str | None:
+    """A carrier intercept's final status (``returned_to_sender`` / ``delivered``), None while open."""
+    found = _carrier().get_intercept(intercept_id)
+    return found.status if found.decided else None
+
+
+# ------------------------------------------------------------------ carrier
 def request_intercept(order: dict[str, Any], key: str) -> dict[str, Any]:
     """Ask the carrier to stop the parcel; the intercept and its cost are returned (and recorded)."""
     tracking = order.get("tracking_number")

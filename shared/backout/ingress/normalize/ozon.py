@@ -3,6 +3,14 @@
 Ozon pushes carry ``message_type``, ``posting_number`` and no money. The
 order id is ``"ozon:<posting_number>"``.
 
+``TYPE_NEW_POSTING`` (``posting_number, products[{sku, quantity}],
+in_process_at, warehouse_id, seller_id``) becomes ``OrderPlaced`` so an Ozon
+order is known before its cancellation arrives. Ozon holds the money
+(``Gateway.PLATFORM``): the total is recorded only when the push carries
+prices (``products[].price`` as a decimal string and ``currency_code``, as
+the posting API returns them), else 0 in ``DEFAULT_CURRENCY``. A line's
+``sku`` is the seller's ``offer_id`` when given, else Ozon's SKU.
+
 Ozon does not push cancellation *requests*. Backout's poller reads them
 from ``POST /v2/conditional-cancellation/list`` and feeds each item in with
 Backout's own message type ``TYPE_CANCELLATION_REQUESTED`` (not an Ozon
@@ -21,6 +29,9 @@ from backout.domain.events import (
     CancelRequested,
     Channel,
     DomainEvent,
+    Gateway,
+    LineItem,
+    OrderPlaced,
     Initiator,
     PlatformCancellationDecided,
     ShipmentScanned,
@@ -30,12 +41,19 @@ from backout.domain.events import (
 from backout.ingress.normalize import (
     Delivery,
     MalformedPayload,
+    as_list,
     as_object,
+    currency_code,
+    decimal_minor,
     delivery,
     ident,
     parse_time,
+    positive_int,
     text,
 )
+
+DEFAULT_CURRENCY = "RUB"
+"""Ozon settles in roubles; used when a push names no currency (it then carries no money either)."""
 
 CANCELLATION_REQUESTED = "TYPE_CANCELLATION_REQUESTED"
 """Backout's own message type for polled conditional-cancellation items."""
@@ -77,6 +95,39 @@ INITIATORS: Mapping[str, Initiator] = {
 
 def _order_id(body: Mapping[str, Any]) -> str:
     return order_id_for(Channel.OZON, ident(body.get("posting_number"), "posting_number"))
+
+
+def _line(i: int, item: object, currency: str) -> LineItem:
+    product = as_object(item, f"products[{i}]")
+    sku = ident(product.get("sku"), f"products[{i}].sku")
+    price = product.get("price")
+    return LineItem(
+        line_id=sku,
+        sku=text(product.get("offer_id")) or sku,
+        quantity=positive_int(product.get("quantity"), f"products[{i}].quantity"),
+        unit_price=decimal_minor(price, currency, f"products[{i}].price") if price is not None else 0,
+    )
+
+
+def _new_posting(d: Delivery, body: Mapping[str, Any]) -> list[DomainEvent]:
+    posting = ident(body.get("posting_number"), "posting_number")
+    currency = currency_code(body.get("currency_code") or DEFAULT_CURRENCY, "currency_code")
+    lines = tuple(_line(i, item, currency) for i, item in enumerate(as_list(body.get("products"), "products")))
+    if not lines:
+        raise MalformedPayload("products is empty")
+    return [
+        OrderPlaced(
+            **d.at(body.get("in_process_at"), "in_process_at").common(
+                order_id=order_id_for(Channel.OZON, posting),
+                channel=Channel.OZON,
+                external_id=posting,
+                currency=currency,
+                total=sum(line.unit_price * line.quantity for line in lines),
+                gateway=Gateway.PLATFORM,
+                lines=lines,
+            )
+        )
+    ]
 
 
 def _posting_cancelled(d: Delivery, body: Mapping[str, Any]) -> list[DomainEvent]:
@@ -128,10 +179,12 @@ def normalize(
     topic = ident(obj.get("message_type"), "message_type")
     stamp = obj.get("changed_state_date") or obj.get("cancelled_at") or obj.get("time")
     d = delivery("ozon", obj, headers, received_at, stamp)
+    if topic == "TYPE_NEW_POSTING":
+        return _new_posting(d, obj)
     if topic == "TYPE_POSTING_CANCELLED":
         return _posting_cancelled(d, obj)
     if topic == "TYPE_STATE_CHANGED":
         return _state_changed(d, obj)
     if topic == CANCELLATION_REQUESTED:
         return _cancellation_requested(d, obj)
-    return [d.ignored(topic)]  # TYPE_PING (answered by the receiver), new postings, ...
+    return [d.ignored(topic)]  # TYPE_PING (answered by the receiver), date changes, chats, ...

@@ -1,0 +1,43 @@
+"""Where moto's Step Functions differs from AWS in a way the saga meets, and the local fix.
+
+**A task token completed before the heartbeat wait starts.** With
+``HeartbeatSeconds(Path)``, moto sets up a fresh heartbeat endpoint *after*
+the Lambda of a ``.waitForTaskToken`` task returns, then waits on it. A
+token completed while that Lambda still ran (Backout does so when a webhook
+outran the saga, or when it decided on the spot) has its outcome stored, but
+the new endpoint never hears of it: moto waits a whole heartbeat interval
+and then reports a heartbeat timeout. AWS honours such an early completion.
+The patch notifies the new endpoint at once when the outcome is already in.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint, HeartbeatEndpoint
+
+_original: Any = None
+
+
+def install() -> None:
+    """Patch moto (idempotent)."""
+    global _original
+    if _original is not None:
+        return
+    _original = CallbackEndpoint.setup_heartbeat_endpoint
+
+    def setup_heartbeat_endpoint(self: CallbackEndpoint, heartbeat_seconds: int) -> HeartbeatEndpoint:
+        endpoint: HeartbeatEndpoint = _original(self, heartbeat_seconds=heartbeat_seconds)
+        if self.get_outcome() is not None:  # completed while the task's Lambda ran
+            endpoint.notify()
+        return endpoint
+
+    CallbackEndpoint.setup_heartbeat_endpoint = setup_heartbeat_endpoint  # type: ignore[method-assign]
+
+
+def uninstall() -> None:
+    """Put moto's own method back."""
+    global _original
+    if _original is not None:
+        CallbackEndpoint.setup_heartbeat_endpoint = _original  # type: ignore[method-assign]
+        _original = None

@@ -1,0 +1,89 @@
+"""Minimal reproductions of bugs the simulation's checks found in code owned elsewhere.
+
+Each is ``xfail(strict=True)``: it fails today, and turns into an unexpected pass
+(a failure) the day the bug is fixed, so the marker gets removed with the fix.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from backout.adapters.gateway import PaymentState, RefundRecord
+from backout.saga.payments import _settle_with_gateway, effect_key
+
+
+class _RecordingGateway:
+    """A captured payment with no refund yet; remembers the metadata of the refund it is asked for."""
+
+    name = "fake"
+
+    def __init__(self) -> None:
+        self.metadata: dict[str, str] = {}
+
+    def retrieve(self, payment_ref: str) -> PaymentState:
+        return PaymentState(payment_ref, "captured", "USD", 5000, 5000, 0)
+
+    def find_refund(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def create_refund(self, payment_ref: str, amount: int, key: str, metadata: dict[str, str], *args: Any) -> RefundRecord:
+        self.metadata = dict(metadata)
+        return RefundRecord("re_1", amount, "USD", "succeeded")
+
+
+@pytest.mark.xfail(strict=True, reason="saga/payments.py: backout_request_id metadata is key.rsplit(':', 1)[-1], "
+                                       "which cuts a request id containing ':' (WooCommerce: '<order>#<ISO time>') "
+                                       "down to its seconds, so the refund's metadata does not name its request")
+def test_refund_metadata_names_the_recorded_request() -> None:
+    order_id, request_id = "woocommerce:1234", "woocommerce:1234#2025-03-14T11:00:00"
+    gateway = _RecordingGateway()
+    _settle_with_gateway({"order_id": order_id, "payment_ref": "pi_1", "currency": "USD"},
+                         effect_key(order_id, request_id), gateway)
+    assert gateway.metadata["backout_request_id"] == request_id
+
+
+@pytest.mark.xfail(strict=True, reason="saga/payments.py settle(): record_result('done') is written before "
+                                       "add_refunded(); a crash between the two makes the retry return the recorded "
+                                       "result early, so the order's refunded_total never counts the refund")
+def test_refunded_total_survives_a_crash_after_the_result_is_recorded(local_env: Any,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from backout.repo.orders import OrdersRepository
+    from tests.conftest import Shop, line
+
+    shop = Shop(local_env)
+    order = shop.place([line(1, "FIND-RT-A", 1, "12.34")])
+    original, crashed = OrdersRepository.add_refunded, []
+
+    def crash_once(self: OrdersRepository, *args: Any, **kwargs: Any) -> None:
+        if not crashed:
+            crashed.append(True)
+            raise RuntimeError("simulated Lambda crash after the settlement was recorded")
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(OrdersRepository, "add_refunded", crash_once)
+    shop.send(shop.cancel, shop.body(order, "cancel-request"))
+    local_env.stack.wait_idle()
+    record = OrdersRepository().get_order(order["order_id"])
+    assert crashed and record["status"] == "CANCELLED"
+    assert record["refunded_total"] == order["total_minor"]
+
+
+@pytest.mark.xfail(strict=True, reason="ingress/receiver.py put_inbox_item: getattr(exc, 'response', {}) is None for "
+                                       "botocore's ReadTimeoutError/ConnectTimeoutError, so a timed-out PutItem "
+                                       "surfaces as AttributeError (still a 500, but the fault is misreported)")
+def test_a_timed_out_inbox_put_is_reported_as_the_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    from botocore.exceptions import ReadTimeoutError
+
+    from backout import aws
+    from backout.ingress import receiver
+
+    class _TimingOut:
+        def put_item(self, **kwargs: Any) -> None:
+            raise ReadTimeoutError(endpoint_url="https://dynamodb.local")
+
+    monkeypatch.setenv("INBOX_TABLE", "inbox")
+    monkeypatch.setattr(aws, "client", lambda service: _TimingOut())
+    with pytest.raises(ReadTimeoutError):
+        receiver.put_inbox_item({"pk": {"S": "k"}})
