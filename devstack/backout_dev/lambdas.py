@@ -60,6 +60,8 @@ class InProcessLambdas:
         self._original: Any = None
         #: Hooks run before a handler; a test may raise from one to simulate a crash.
         self.before: list[Callable[[str, Any], None]] = []
+        #: Hooks run after a handler returned (its effects done); raising from one loses the response.
+        self.after: list[Callable[[str, Any, Any], None]] = []
 
     def load(self, function_name: str, code_dir: Path, handler: str) -> None:
         """Import ``code_dir/<module>.py`` under a unique name and register its handler."""
@@ -83,6 +85,8 @@ class InProcessLambdas:
             for hook in list(self.before):
                 hook(function_name, payload)
             result = handler(payload, LambdaContext(function_name, arn))
+            for after in list(self.after):
+                after(function_name, payload, result)
         except Exception as exc:  # the Lambda runtime reports any exception as a function error
             self._record(function_name, payload, True, type(exc).__name__)
             body = {"errorType": type(exc).__name__, "errorMessage": str(exc),

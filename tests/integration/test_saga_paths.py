@@ -115,6 +115,8 @@ def test_dispute_freezes_the_refund_and_keeps_evidence(shop: Shop, local_env: An
     opened = DisputeOpened(provider="stripe", source_id="evt_dp_1", occurred_at=NOW, order_id=order["order_id"],
                            payment_ref=order["pi"], dispute_id=f"dp_{order['no']}", amount=3000, currency="USD",
                            reason="fraudulent")
+    local_env.stripe_disputes.open_dispute(order["pi"], 3000, "usd", dispute_id=opened.dispute_id)  # Stripe's side
+    local_env.stack.wait_idle()  # the order is recorded: the dispute applies now, not parked
     Dispatcher().apply(opened)
     shop.send(shop.cancel, shop.body(order, "cancel-request"))
     wait_until(lambda: "held_for_operator" in steps(order["order_id"]))

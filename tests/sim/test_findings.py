@@ -1,8 +1,4 @@
-"""Minimal reproductions of bugs the simulation's checks found in code owned elsewhere.
-
-Each is ``xfail(strict=True)``: it fails today, and turns into an unexpected pass
-(a failure) the day the bug is fixed, so the marker gets removed with the fix.
-"""
+"""Regression tests for bugs the simulation's checks found (each failed before its fix)."""
 
 from __future__ import annotations
 
@@ -33,9 +29,6 @@ class _RecordingGateway:
         return RefundRecord("re_1", amount, "USD", "succeeded")
 
 
-@pytest.mark.xfail(strict=True, reason="saga/payments.py: backout_request_id metadata is key.rsplit(':', 1)[-1], "
-                                       "which cuts a request id containing ':' (WooCommerce: '<order>#<ISO time>') "
-                                       "down to its seconds, so the refund's metadata does not name its request")
 def test_refund_metadata_names_the_recorded_request() -> None:
     order_id, request_id = "woocommerce:1234", "woocommerce:1234#2025-03-14T11:00:00"
     gateway = _RecordingGateway()
@@ -44,9 +37,6 @@ def test_refund_metadata_names_the_recorded_request() -> None:
     assert gateway.metadata["backout_request_id"] == request_id
 
 
-@pytest.mark.xfail(strict=True, reason="saga/payments.py settle(): record_result('done') is written before "
-                                       "add_refunded(); a crash between the two makes the retry return the recorded "
-                                       "result early, so the order's refunded_total never counts the refund")
 def test_refunded_total_survives_a_crash_after_the_result_is_recorded(local_env: Any,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     from backout.repo.orders import OrdersRepository
@@ -70,9 +60,6 @@ def test_refunded_total_survives_a_crash_after_the_result_is_recorded(local_env:
     assert record["refunded_total"] == order["total_minor"]
 
 
-@pytest.mark.xfail(strict=True, reason="ingress/receiver.py put_inbox_item: getattr(exc, 'response', {}) is None for "
-                                       "botocore's ReadTimeoutError/ConnectTimeoutError, so a timed-out PutItem "
-                                       "surfaces as AttributeError (still a 500, but the fault is misreported)")
 def test_a_timed_out_inbox_put_is_reported_as_the_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
     from botocore.exceptions import ReadTimeoutError
 
@@ -87,3 +74,27 @@ def test_a_timed_out_inbox_put_is_reported_as_the_timeout(monkeypatch: pytest.Mo
     monkeypatch.setattr(aws, "client", lambda service: _TimingOut())
     with pytest.raises(ReadTimeoutError):
         receiver.put_inbox_item({"pk": {"S": "k"}})
+
+
+def test_refunded_total_is_not_counted_twice_when_the_crash_follows_the_count(local_env: Any,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The other side of the fix: counted, then a crash before "done" is recorded; the retry counts nothing."""
+    from backout.repo.orders import OrdersRepository
+    from tests.conftest import Shop, line
+
+    shop = Shop(local_env)
+    order = shop.place([line(1, "FIND-RT-B", 1, "23.45")])
+    original, crashed = OrdersRepository.record_result, []
+
+    def crash_once(self: OrdersRepository, order_id: str, effect_id: str, status: str, **result: Any) -> None:
+        if effect_id.startswith("settle#") and not crashed:
+            crashed.append(True)
+            raise RuntimeError("simulated Lambda crash after the refund was counted")
+        original(self, order_id, effect_id, status, **result)
+
+    monkeypatch.setattr(OrdersRepository, "record_result", crash_once)
+    shop.send(shop.cancel, shop.body(order, "cancel-request"))
+    local_env.stack.wait_idle()
+    record = OrdersRepository().get_order(order["order_id"])
+    assert crashed and record["status"] == "CANCELLED"
+    assert record["refunded_total"] == order["total_minor"]

@@ -21,9 +21,7 @@ from backout_dev.sim.scenarios import CUSTOM_SKUS, SKUS, Scenario
 _OPEN_STATES = ("CANCEL_REQUESTED", "CANCELLING")
 #: Invariants broken by a bug reproduced in tests/sim/test_findings.py (xfail, strict) and owned elsewhere:
 #: reported in their own line of the table, not counted as violations until the fix lands (then remove here).
-KNOWN_FINDINGS = {
-    "order_record_refunded_total": "test_refunded_total_survives_a_crash_after_the_result_is_recorded",
-}
+KNOWN_FINDINGS: dict[str, str] = {}  # empty: the refunded-total finding is fixed (tests/sim/test_findings.py)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,9 @@ The repository persists what these functions decide; it never decides.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import Enum
+from typing import Any
 
 from backout.errors import IllegalTransition, NoCancellationRequest, OverRefund
 
@@ -32,6 +34,28 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
 }
 
 
+#: Statuses no step may leave: a cancelled order stays cancelled (a re-order is a new order, rule 8).
+TERMINAL: frozenset[OrderStatus] = frozenset(s for s, nexts in TRANSITIONS.items() if not nexts)
+
+#: Fields only the saga writes on an order record; an order webhook never sets them.
+SAGA_FIELDS = frozenset({"order_id", "status", "refunded_total", "active_request_id", "hold_reason",
+                         "created_at", "updated_at", "source_at"})
+
+
+def order_refresh(update: Mapping[str, Any]) -> dict[str, Any]:
+    """What a newer order webhook may change on a known order record.
+
+    Never the saga's fields (status, refunded total, the active request...), never a
+    value to nothing, and never "not shipped" (a parcel cannot be un-shipped). The
+    repository also refuses any refresh of a terminal order (rule 7: it is kept as it
+    ended; rule 8: buying again is a new order with its own id).
+    """
+    fields = {k: v for k, v in update.items() if k not in SAGA_FIELDS and v is not None}
+    if not fields.get("shipped"):
+        fields.pop("shipped", None)
+    return fields
+
+
 def can_transition(old: OrderStatus, new: OrderStatus) -> bool:
     """True when the aggregate may move from ``old`` to ``new``."""
     return new in TRANSITIONS[old]
@@ -53,9 +77,16 @@ def sources_for(new: OrderStatus) -> list[str]:
 
 
 def require_request(request: object | None, request_id: str) -> None:
-    """Rule 3: money moves only for a recorded cancellation request."""
-    if request is None:
-        raise NoCancellationRequest(f"no recorded cancellation request {request_id}")
+    """Rule 3: money moves only for a recorded cancellation request, and only for that one.
+
+    A request recorded under another id (another cancellation, another order's) does
+    not authorise this one.
+    """
+    if request is None or not request_id:
+        raise NoCancellationRequest(f"no recorded cancellation request {request_id!r}")
+    recorded = request.get("request_id") if isinstance(request, Mapping) else None
+    if recorded is not None and recorded != request_id:
+        raise NoCancellationRequest(f"recorded request {recorded!r} is not request {request_id!r}")
 
 
 def refundable(captured: int, already_refunded: int, wanted: int | None = None) -> int:

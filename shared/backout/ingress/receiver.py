@@ -513,7 +513,7 @@ def put_inbox_item(item: dict[str, Any]) -> bool:
             TableName=aws.env("INBOX_TABLE"), Item=item, ConditionExpression="attribute_not_exists(pk)"
         )
     except Exception as exc:
-        code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+        code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code")  # timeouts have no response
         if code == "ConditionalCheckFailedException":
             return False
         raise

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from backout import aws
-from backout.domain.order import OrderStatus, check_transition, sources_for
+from backout.domain.order import TERMINAL, OrderStatus, check_transition, order_refresh, sources_for
 from backout.errors import IllegalTransition, OrderNotFound
 from backout.repo.dynamo import from_item, is_condition_failure, raise_transient, to_item, values
 
@@ -80,7 +80,8 @@ class OrdersRepository:
         """Create the order, or refresh its details when ``source_at`` is newer.
 
         Returns "created", "updated" or "stale" (an older delivery arriving late
-        is dropped, not applied). Status is never set here.
+        is dropped, not applied). Status and the saga's other fields are never set
+        here, and a terminal (cancelled) order is never refreshed: it is "stale".
         """
         item = {"pk": _pk(order["order_id"]), "sk": "META", **order, "status": OrderStatus.OPEN.value,
                 "source_at": source_at, "created_at": now_iso(), "refunded_total": 0}
@@ -88,19 +89,19 @@ class OrdersRepository:
             if order.get("payment_ref"):
                 self._put_new({"pk": f"PAY#{order['payment_ref']}", "sk": "ORDER", "order_id": order["order_id"]})
             return "created"
-        fields = {k: v for k, v in order.items() if k not in ("order_id",) and v is not None}
-        if not fields.get("shipped"):
-            fields.pop("shipped", None)  # shipping is one-way: a later status cannot un-ship a parcel
-        names = {f"#{k}": k for k in fields} | {"#src": "source_at"}
-        sets = ", ".join(f"#{k} = :{k}" for k in fields) + ", #src = :src"
+        fields = order_refresh(order)  # never the saga's fields; shipping is one-way
+        terminal = {f":terminal{i}": s.value for i, s in enumerate(sorted(TERMINAL))}
+        names = {f"#{k}": k for k in fields} | {"#src": "source_at", "#status": "status"}
+        sets = ", ".join([f"#{k} = :{k}" for k in fields] + ["#src = :src"])
         try:
             self.ddb.update_item(
                 TableName=self.table,
                 Key=to_item({"pk": _pk(order["order_id"]), "sk": "META"}),
                 UpdateExpression=f"SET {sets}",
-                ConditionExpression="#src < :src",
+                ConditionExpression=f"#src < :src AND NOT #status IN ({', '.join(terminal)})",
                 ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values({f":{k}": v for k, v in fields.items()} | {":src": source_at}),
+                ExpressionAttributeValues=values({f":{k}": v for k, v in fields.items()} | {":src": source_at}
+                                                 | terminal),
             )
         except Exception as exc:
             if is_condition_failure(exc):
@@ -147,14 +148,26 @@ class OrdersRepository:
             self.append_timeline(order_id, "status_changed", {"from": current["status"], "to": new.value})
         return from_item(resp["Attributes"]) or {}
 
-    def add_refunded(self, order_id: str, amount: int) -> None:
-        """Count a settled refund on the order (for reports; the gateway stays the truth)."""
-        self.ddb.update_item(
-            TableName=self.table,
-            Key=to_item({"pk": _pk(order_id), "sk": "META"}),
-            UpdateExpression="ADD refunded_total :a",
-            ExpressionAttributeValues=values({":a": amount}),
-        )
+    def add_refunded(self, order_id: str, amount: int, effect_id: str) -> bool:
+        """Count a refund on the order once per effect (for reports; the gateway stays the truth).
+
+        The effect id goes into a set in the same conditional update, so a retry
+        after a crash counts nothing twice. False when it was already counted.
+        """
+        try:
+            self.ddb.update_item(
+                TableName=self.table,
+                Key=to_item({"pk": _pk(order_id), "sk": "META"}),
+                UpdateExpression="ADD refunded_total :a, refunded_effects :e",
+                ConditionExpression="attribute_not_exists(refunded_effects) OR NOT contains(refunded_effects, :id)",
+                ExpressionAttributeValues={**values({":a": amount, ":id": effect_id}), ":e": {"SS": [effect_id]}},
+            )
+            return True
+        except Exception as exc:
+            if is_condition_failure(exc):
+                return False
+            raise_transient(exc)
+            raise
 
     # ------------------------------------------------------------ requests
     def record_request(self, order_id: str, request: dict[str, Any]) -> bool:

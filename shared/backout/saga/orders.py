@@ -14,16 +14,21 @@ COOLING_OFF = "cooling_off"
 PLATFORM_DECIDES = frozenset({"ozon", "tiktok", "shopify"})
 
 
-def choose_path(order: dict[str, Any], request: dict[str, Any]) -> str:
+def choose_path(order: dict[str, Any], request: dict[str, Any], guardrail: object | None = None) -> str:
     """Which branch of the saga this cancellation takes.
 
     * ``revenue_at_risk``: the authorization expired but the parcel shipped (rule 9);
+    * ``guardrail``: a seller-initiated cancellation would take a cancellation rate within
+      the margin of its threshold (rule 11; ``guardrail`` is the crossing found); an operator
+      decides, and an approval continues on the path chosen without it;
     * ``shipped``: no direct cancel - intercept, else return (rule 2);
     * ``platform``: the marketplace approves the cancellation (rule 5);
     * ``direct``: independent site, the seller's own gateway (rule 1).
     """
     if request.get("initiator") == "system" and request.get("reason") == "authorization_expired":
         return "revenue_at_risk" if order.get("shipped") else "direct"
+    if guardrail is not None:
+        return "guardrail"
     if order.get("shipped"):
         return "shipped"
     if order.get("channel") in PLATFORM_DECIDES:
@@ -37,9 +42,16 @@ def begin(order_id: str, request_id: str, execution_id: str, repo: OrdersReposit
     request = repo.get_request(order_id, request_id)
     require_request(request, request_id)
     assert request is not None
-    path = choose_path(order, request)
+    from backout.ops.guardrails import check_hold
+
+    hold = check_hold(repo, order, request)
+    path, guarded = choose_path(order, request, hold), choose_path(order, request)
     repo.append_timeline(order_id, "saga_started", {"request_id": request_id, "path": path, "execution": execution_id})
-    return {"gateway": order["gateway"], "currency": order["currency"], "status": order["status"], "path": path}
+    result = {"gateway": order["gateway"], "currency": order["currency"], "status": order["status"], "path": path,
+              "guarded_path": guarded, "guardrail": hold.as_detail() if hold else {}}
+    if hold is not None:
+        repo.append_timeline(order_id, "guardrail_hold", {"request_id": request_id, **hold.as_detail()})
+    return result
 
 
 def await_event(order_id: str, request_id: str, purpose: str, task_token: str, repo: OrdersRepository) -> dict[str, Any]:
@@ -61,6 +73,8 @@ def await_event(order_id: str, request_id: str, purpose: str, task_token: str, r
 def reject(order_id: str, request_id: str, decision: dict[str, Any], repo: OrdersRepository) -> dict[str, Any]:
     """The platform or an operator refused the cancellation: the order stays open."""
     order = repo.require_order(order_id)
+    if _replayed(order, request_id, OrderStatus.OPEN):
+        return {}
     if can_transition(OrderStatus(order["status"]), OrderStatus.OPEN):
         repo.transition(order_id, OrderStatus.OPEN, active_request_id="")
     repo.append_timeline(order_id, "cancellation_rejected", {"request_id": request_id, **decision})
@@ -76,6 +90,8 @@ def open_cooling_off(order_id: str, request_id: str, task_token: str, repo: Orde
 
 def withdraw(order_id: str, request_id: str, repo: OrdersRepository) -> dict[str, Any]:
     """The customer withdrew within the window: the order is open again."""
+    if _replayed(repo.require_order(order_id), request_id, OrderStatus.OPEN):
+        return {}
     repo.transition(order_id, OrderStatus.OPEN, active_request_id="")
     repo.append_timeline(order_id, "cancel_withdrawn", {"request_id": request_id})
     return {}
@@ -84,9 +100,29 @@ def withdraw(order_id: str, request_id: str, repo: OrdersRepository) -> dict[str
 def complete(order_id: str, request_id: str, payment: dict[str, Any], stock: dict[str, Any],
              repo: OrdersRepository) -> dict[str, Any]:
     """Money and stock are back: the order is cancelled."""
-    repo.transition(order_id, OrderStatus.CANCELLED)
+    if _replayed(repo.require_order(order_id), request_id, OrderStatus.CANCELLED):
+        return {"counted": False}
+    order = repo.transition(order_id, OrderStatus.CANCELLED)
+    from backout.ops.counters import count_cancelled, seconds_since
+
+    request = repo.get_request(order_id, request_id) or {}
+    counted = count_cancelled(repo, order, str(request.get("initiator", "")))
     repo.append_timeline(order_id, "cancelled", {"request_id": request_id, "payment": payment, "stock": stock})
-    return {}
+    # for the function's metrics only (the state machine discards it): first completion, channel, initiator
+    return {"counted": counted, "channel": order.get("channel", ""), "initiator": request.get("initiator", ""),
+            "duration_seconds": seconds_since(str(request.get("recorded_at", "")))}
+
+
+def _replayed(order: dict[str, Any], request_id: str, outcome: OrderStatus) -> bool:
+    """True when this request's closing step already ran (a retry after its response was lost).
+
+    The step then records nothing twice. An OPEN order whose active request is another
+    one is not this request's to reopen either.
+    """
+    if order["status"] == outcome.value:
+        return True
+    active = order.get("active_request_id")
+    return outcome == OrderStatus.OPEN and bool(active) and active != request_id
 
 
 OPERATOR = "operator"

@@ -65,10 +65,10 @@ def settle(
         result = {"outcome": "platform_refunds", "amount": int(order["total"]), "currency": order["currency"]}
     else:
         result = _settle_with_gateway(order, effect_key(order_id, request_id), gateways(order["gateway"]))
+    if result["outcome"] == "refunded":  # counted before "done": a crash in between must not lose it
+        repo.add_refunded(order_id, int(result["amount"]), effect_id)
     repo.record_result(order_id, effect_id, "done", result=result)
     repo.append_timeline(order_id, f"payment_{result['outcome']}", result)
-    if result["outcome"] == "refunded":
-        repo.add_refunded(order_id, int(result["amount"]))
     return result
 
 
@@ -100,7 +100,8 @@ def _settle_with_gateway(order: dict[str, Any], key: str, gateway: PaymentGatewa
 def _refund_each_capture(order: dict[str, Any], state: PaymentState, key: str,
                          gateway: PaymentGateway) -> list[RefundRecord]:
     """Find or create one refund per capture with something left; a failed one stops here."""
-    metadata = {"backout_order_id": str(order["order_id"]), "backout_request_id": key.rsplit(":", 1)[-1]}
+    request_id = key.removeprefix(effect_key(str(order["order_id"]), ""))  # the key ends with the whole request id
+    metadata = {"backout_order_id": str(order["order_id"]), "backout_request_id": request_id}
     refunds: list[RefundRecord] = []
     for capture_id, capture_key, left in refund_plan(state, key):
         refund = gateway.find_refund(state.payment_ref, capture_key, capture_id)
