@@ -45,7 +45,8 @@ def _carrier() -> Any:
     return CarrierClient(os.environ["CARRIER_API_BASE_URL"], str(_creds()["carrier_api_key"]))
 
 
-def _ozon() -> Any:
+def ozon_client() -> Any:
+    """The seller's Ozon Seller API client (also used by the cancellation-request poller)."""
     from backout.adapters.ozon import OzonClient
 
     creds = _creds()
@@ -88,7 +89,7 @@ def _shipped_without_request(channel: str) -> dict[str, Any]:
 # ------------------------------------------------------------------ asking the platform
 def _ask_ozon(order: dict[str, Any], request: dict[str, Any], key: str) -> dict[str, Any]:
     """Buyer's request: approve it (reject once shipped). Seller's: request the posting's cancellation."""
-    client, posting = _ozon(), str(order["external_id"])
+    client, posting = ozon_client(), str(order["external_id"])
     if _answers_platform_request(request):
         cid = int(request["platform_cancellation_id"])
         if order.get("shipped"):
@@ -158,7 +159,7 @@ def platform_decision(order: dict[str, Any], request: dict[str, Any],
     channel, external = str(order["channel"]), str(order["external_id"])
     cancellation_id = asked.get("platform_cancellation_id") or request.get("platform_cancellation_id")
     if channel == "ozon" and cancellation_id:
-        found = _ozon().find_cancellation(external, int(cancellation_id))
+        found = ozon_client().find_cancellation(external, int(cancellation_id))
         return found.decision if found else None
     if channel == "tiktok" and cancellation_id:
         from backout.adapters.tiktok import decision_of
