@@ -115,13 +115,15 @@ class Dispatcher:
         order_id = str(ev.order_id)
         opened = isinstance(ev, DisputeOpened)
         self.repo.set_flag(order_id, "disputed", opened)
-        self.repo.append_timeline(order_id, ev.kind, _summary(ev))
-        if opened:
-            from backout.saga.evidence import build_evidence, submit_evidence
+        if not opened:
+            self.repo.append_timeline(order_id, ev.kind, _summary(ev))
+            return
+        from backout.saga.evidence import build_evidence, submit_evidence
 
-            self.repo.save_evidence(order_id, ev.dispute_id, build_evidence(self.repo, order_id))
-            # one gateway call, recorded once; a failure raises, so the stream retries, then dead-letters
-            submit_evidence(self.repo, order_id, ev.dispute_id)
+        if self.repo.save_evidence(order_id, ev.dispute_id, build_evidence(self.repo, order_id)):
+            self.repo.append_timeline(order_id, ev.kind, _summary(ev))  # once, though the stream may retry
+        # one gateway call, recorded once; a failure raises, so the stream retries, then dead-letters
+        submit_evidence(self.repo, order_id, ev.dispute_id)
 
     def _authorization_expired(self, ev: AuthorizationExpired) -> None:
         """Rule 9: an expired authorization is a system cancellation request."""
