@@ -75,6 +75,9 @@ def test_captured_order_is_refunded_once_in_full_after_the_refund_webhook(
     assert len(refunds_of(local_env, order["pi"])) == 1
     assert local_env.paypal.captures[order["pi"]]["status"] == "REFUNDED"
     assert local_env.woo.orders[str(order["no"])]["status"] == "cancelled"
+    from backout.repo.orders import OrdersRepository
+
+    assert OrdersRepository().require_order(order["order_id"])["refunded_total"] == order["total_minor"]
 
 
 def test_authorized_order_is_voided(shop: Shop, local_env: Any) -> None:

@@ -102,6 +102,8 @@ def complete(order_id: str, request_id: str, payment: dict[str, Any], stock: dic
     """Money and stock are back: the order is cancelled."""
     if _replayed(repo.require_order(order_id), request_id, OrderStatus.CANCELLED):
         return {"counted": False}
+    if payment.get("outcome") == "refund_pending":  # it settled (the saga waited for that): count it, once per effect
+        repo.add_refunded(order_id, int(payment.get("amount") or 0), f"settle#{request_id}")
     order = repo.transition(order_id, OrderStatus.CANCELLED)
     from backout.ops.counters import count_cancelled, seconds_since
 
