@@ -83,8 +83,13 @@ class MemoryRepo:
     def append_timeline(self, order_id: str, step: str, detail: dict[str, Any] | None = None) -> None:
         self.timeline.append(step)
 
-    def add_refunded(self, order_id: str, amount: int) -> None:
+    def add_refunded(self, order_id: str, amount: int, effect_id: str) -> bool:
+        counted = self.order.setdefault("refunded_effects", set())
+        if effect_id in counted:
+            return False
+        counted.add(effect_id)
         self.order["refunded_total"] += amount
+        return True
 
 
 class MemoryGateway:
