@@ -8,23 +8,14 @@ the order's own minor units.
 
 from __future__ import annotations
 
-import time
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import stripe
 
 from backout.repo.orders import OrdersRepository
 from tests.conftest import Shop, line, order_body_for, place_order
-
-
-def wait_until(check: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise TimeoutError("condition not reached")
+from tests.integration.flow import wait_until
 
 
 def cancel_and_wait(shop: Shop, order: dict[str, Any]) -> dict[str, Any]:

@@ -4,10 +4,9 @@ webhooks signed by the local fake CA and verified by the real receiver."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -15,23 +14,7 @@ from backout.adapters.paypal_gateway import PayPalGateway, effect_tag
 from backout.repo.orders import OrdersRepository
 from backout.saga.payments import effect_key
 from tests.conftest import Shop, line, order_body_for, place_order, send_gateway_event
-
-
-def wait_until(check: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise TimeoutError("condition not reached")
-
-
-def steps(order_id: str) -> list[str]:
-    return [s["step"] for s in OrdersRepository().timeline(order_id)]
-
-
-def status(order_id: str) -> str:
-    return str((OrdersRepository().get_order(order_id) or {}).get("status"))
+from tests.integration.flow import wait_until, steps, status
 
 
 def cancel(shop: Shop, order: dict[str, Any], times: int = 1) -> None:

@@ -10,7 +10,7 @@ import itertools
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -21,6 +21,7 @@ from backout.repo.inventory import InventoryRepository
 from backout.repo.orders import OrdersRepository
 from backout_dev.sender import OZON_SAMPLE_SELLER_ID, load_sample, send_event
 from backout_dev.template import ROOT
+from tests.integration.flow import wait_until, steps, status
 
 _numbers = itertools.count(31_000_000)
 WAREHOUSE = 1020000043127000
@@ -31,23 +32,6 @@ WAREHOUSE = 1020000043127000
 def no_guardrail(monkeypatch: pytest.MonkeyPatch) -> None:
     """Seller-initiated cancellations here are not near a rate threshold (rule 11 has its own tests)."""
     monkeypatch.setenv("GUARDRAIL_MARGIN_PERCENT", "-1000")
-
-
-def wait_until(check: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise TimeoutError("condition not reached")
-
-
-def steps(order_id: str) -> list[str]:
-    return [s["step"] for s in OrdersRepository().timeline(order_id)]
-
-
-def status(order_id: str) -> str:
-    return str(OrdersRepository().require_order(order_id)["status"])
 
 
 def iso(offset: float = 0) -> str:

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import json
 import os
-import time
 import urllib.request
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import stripe
@@ -21,25 +20,9 @@ from backout.domain.events import AuthorizationExpired, DisputeClosed, DisputeOp
 from backout.repo.inventory import InventoryRepository
 from backout.repo.orders import OrdersRepository
 from tests.conftest import Shop, line
+from tests.integration.flow import wait_until, steps, status
 
 NOW = datetime.now(timezone.utc)
-
-
-def wait_until(check: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise TimeoutError("condition not reached")
-
-
-def steps(order_id: str) -> list[str]:
-    return [s["step"] for s in OrdersRepository().timeline(order_id)]
-
-
-def status(order_id: str) -> str:
-    return str(OrdersRepository().get_order(order_id)["status"])
 
 
 def decide(env: Any, order_id: str, decision: str) -> int:
