@@ -39,59 +39,13 @@ from backout.repo.dynamo import from_item, to_item
 from backout.repo.orders import OrdersRepository
 from backout.saga import orders as saga_orders
 from backout.saga.payments import settle
+from tests.unit.memory_repo import ORDER, REQUEST, MemoryRepo
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "backout"
-ORDER, REQUEST = "woocommerce:9001", "req-1"
 NOW = datetime(2025, 3, 14, 12, 0, tzinfo=timezone.utc)
 
 
 # ---------------------------------------------------------------------------- stand-ins
-class MemoryRepo:
-    """The slice of OrdersRepository the saga steps use, in memory, with the domain's transitions."""
-
-    def __init__(self, status: str = "CANCEL_REQUESTED", requests: dict[str, Any] | None = None,
-                 **order: Any) -> None:
-        self.order = {"order_id": ORDER, "status": status, "refunded_total": 0, "gateway": "stripe",
-                      "currency": "USD", "total": 1000, "payment_ref": "pi_1", "channel": "woocommerce",
-                      "active_request_id": REQUEST, **order}
-        self.requests = {REQUEST: {"request_id": REQUEST}} if requests is None else requests
-        self.effects: dict[str, dict[str, Any]] = {}
-        self.timeline: list[str] = []
-
-    def require_order(self, order_id: str) -> dict[str, Any]:
-        return dict(self.order)
-
-    get_order = require_order
-
-    def get_request(self, order_id: str, request_id: str) -> dict[str, Any] | None:
-        return self.requests.get(request_id)
-
-    def record_request(self, order_id: str, request: dict[str, Any]) -> bool:
-        return self.requests.setdefault(request["request_id"], request) is request
-
-    def transition(self, order_id: str, new: OrderStatus, **fields: Any) -> dict[str, Any]:
-        self.order["status"] = check_transition(self.order["status"], new).value
-        self.order.update(fields)
-        return dict(self.order)
-
-    def record_intent(self, order_id: str, effect_id: str, kind: str, **detail: Any) -> dict[str, Any]:
-        return self.effects.setdefault(effect_id, {"status": "intent", "kind": kind, **detail})
-
-    def record_result(self, order_id: str, effect_id: str, status: str, **result: Any) -> None:
-        self.effects[effect_id].update(status=status, **result)
-
-    def append_timeline(self, order_id: str, step: str, detail: dict[str, Any] | None = None) -> None:
-        self.timeline.append(step)
-
-    def add_refunded(self, order_id: str, amount: int, effect_id: str) -> bool:
-        counted = self.order.setdefault("refunded_effects", set())
-        if effect_id in counted:
-            return False
-        counted.add(effect_id)
-        self.order["refunded_total"] += amount
-        return True
-
-
 class MemoryGateway:
     """A captured (or authorized) payment whose refunds never exceed nothing: it records every call."""
 

@@ -13,49 +13,10 @@ from typing import Any
 import pytest
 
 from backout.adapters.gateway import CaptureState, EvidenceSubmission, PaymentState, RefundRecord
-from backout.domain.order import OrderStatus, check_transition
 from backout.errors import NoCancellationRequest, OverRefund, PaymentNotAllowed, RefundFailed
 from backout.saga.payments import effect_key, refund_plan, settle
+from tests.unit.memory_repo import ORDER, REQUEST, MemoryRepo
 
-ORDER = "woocommerce:7001"
-REQUEST = "req-1"
-
-
-class MemoryRepo:
-    """The slice of OrdersRepository that ``settle`` uses, in memory."""
-
-    def __init__(self, order: dict[str, Any], with_request: bool = True) -> None:
-        self.order = {"order_id": ORDER, "status": "CANCEL_REQUESTED", "refunded_total": 0, **order}
-        self.requests = {REQUEST: {"request_id": REQUEST}} if with_request else {}
-        self.effects: dict[str, dict[str, Any]] = {}
-        self.steps: list[tuple[str, dict[str, Any]]] = []
-
-    def require_order(self, order_id: str) -> dict[str, Any]:
-        return dict(self.order)
-
-    def get_request(self, order_id: str, request_id: str) -> dict[str, Any] | None:
-        return self.requests.get(request_id)
-
-    def transition(self, order_id: str, new: OrderStatus, **fields: Any) -> dict[str, Any]:
-        self.order["status"] = check_transition(self.order["status"], new).value
-        return dict(self.order)
-
-    def record_intent(self, order_id: str, effect_id: str, kind: str, **detail: Any) -> dict[str, Any]:
-        return dict(self.effects.setdefault(effect_id, {"status": "intent", "kind": kind, **detail}))
-
-    def record_result(self, order_id: str, effect_id: str, status: str, **result: Any) -> None:
-        self.effects[effect_id].update(status=status, **result)
-
-    def append_timeline(self, order_id: str, step: str, detail: dict[str, Any] | None = None) -> None:
-        self.steps.append((step, detail or {}))
-
-    def add_refunded(self, order_id: str, amount: int, effect_id: str) -> bool:
-        counted = self.order.setdefault("refunded_effects", set())
-        if effect_id in counted:
-            return False
-        counted.add(effect_id)
-        self.order["refunded_total"] += amount
-        return True
 
 
 @dataclass
@@ -125,7 +86,7 @@ class MemoryGateway:
 
 
 def run(gateway: MemoryGateway, currency: str, repo: MemoryRepo | None = None) -> tuple[dict[str, Any], MemoryRepo]:
-    repo = repo or MemoryRepo({"gateway": "memory", "payment_ref": "PAY1", "currency": currency, "total": 0})
+    repo = repo or MemoryRepo(gateway="memory", payment_ref="PAY1", currency=currency, total=0)
     return settle(ORDER, REQUEST, repo, lambda name: gateway), repo  # type: ignore[arg-type,return-value]
 
 
@@ -180,7 +141,7 @@ def test_zero_and_three_decimal_currencies_are_minor_units(currency: str, captur
 def test_crash_after_the_gateway_refunded_then_retry_refunds_each_capture_once() -> None:
     gateway = MemoryGateway("USD", [4000, 6000])
     gateway.crash_after_create = 1  # dies after the first capture's refund, before Backout recorded anything
-    repo = MemoryRepo({"gateway": "memory", "payment_ref": "PAY1", "currency": "USD", "total": 10000})
+    repo = MemoryRepo(gateway="memory", payment_ref="PAY1", currency="USD", total=10000)
     with pytest.raises(RuntimeError):
         run(gateway, "USD", repo)
     result, _ = run(gateway, "USD", repo)  # the saga's Retry
@@ -212,8 +173,8 @@ def test_authorized_is_voided_and_nothing_is_refunded() -> None:
 @pytest.mark.parametrize("flagged_on", ["order", "gateway"])
 def test_a_disputed_payment_is_never_refunded(flagged_on: str) -> None:
     gateway = MemoryGateway("USD", [1000], disputed=flagged_on == "gateway")
-    repo = MemoryRepo({"gateway": "memory", "payment_ref": "PAY1", "currency": "USD", "total": 1000,
-                       "disputed": flagged_on == "order"})
+    repo = MemoryRepo(gateway="memory", payment_ref="PAY1", currency="USD", total=1000,
+                       disputed=flagged_on == "order")
     with pytest.raises(PaymentNotAllowed, match="dispute"):
         run(gateway, "USD", repo)
     assert gateway.created == []
@@ -222,7 +183,7 @@ def test_a_disputed_payment_is_never_refunded(flagged_on: str) -> None:
 def test_no_request_no_refund_and_wrong_currency_is_refused() -> None:
     gateway = MemoryGateway("USD", [1000])
     with pytest.raises(NoCancellationRequest):
-        run(gateway, "USD", MemoryRepo({"gateway": "memory", "payment_ref": "P", "currency": "USD"}, False))
+        run(gateway, "USD", MemoryRepo(requests={}, gateway="memory", payment_ref="P", currency="USD"))
     with pytest.raises(PaymentNotAllowed, match="currency"):
         run(gateway, "EUR")
     assert gateway.created == []
