@@ -16,8 +16,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
-from backout.ingress.keys import dedupe_key, topic_of
-from backout.ingress.receiver import OZON_POLLED_TYPE, Delivery, inbox_item, put_inbox_item
+from backout.ingress.keys import OZON_POLLED_TYPE, dedupe_key, topic_of
+from backout.ingress.receiver import Delivery, inbox_item, put_inbox_item
 
 #: Marks an inbox item written by the poller rather than received over HTTP.
 POLLER_HEADER = "x-backout-poller"

@@ -123,6 +123,12 @@ _KEYS: dict[str, Callable[[Body, Mapping[str, str]], str]] = {
 }
 
 
+
+#: Backout's own Ozon message type for polled conditional-cancellation requests (Ozon pushes none):
+#: written to the inbox by the poller, refused on the public route, normalised like a push.
+OZON_POLLED_TYPE = "TYPE_CANCELLATION_REQUESTED"
+
+
 def dedupe_key(provider: str, body: Body, headers: Mapping[str, str]) -> str:
     """Return the stable dedupe key ``"<provider>:<id>"`` of one delivery.
 

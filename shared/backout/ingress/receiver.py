@@ -56,7 +56,7 @@ from typing import Any
 
 from backout import aws
 from backout.ingress import verify
-from backout.ingress.keys import MalformedPayload, dedupe_key, topic_of
+from backout.ingress.keys import OZON_POLLED_TYPE, MalformedPayload, dedupe_key, topic_of
 
 #: Headers never stored with a delivery (credentials and signatures).
 _SECRET_HEADER_HINTS = ("signature", "hmac", "authorization", "cookie", "api-key", "transmission-sig")
@@ -313,9 +313,6 @@ def _ozon_seller(d: Delivery, body: Any, config: Mapping[str, Any]) -> None:
     sellers, networks = _ozon_settings(config)
     verify.verify_ozon(d.source_ip, body, allowed_networks=networks, seller_ids=sellers)
 
-
-#: Backout's own message type for polled Ozon cancellation requests (see normalize/ozon.py).
-OZON_POLLED_TYPE = "TYPE_CANCELLATION_REQUESTED"
 
 
 @dataclass(frozen=True)

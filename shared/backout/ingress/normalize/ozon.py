@@ -38,6 +38,7 @@ from backout.domain.events import (
     ShipmentStatus,
     order_id_for,
 )
+from backout.ingress.keys import OZON_POLLED_TYPE
 from backout.ingress.normalize import (
     Delivery,
     MalformedPayload,
@@ -55,8 +56,6 @@ from backout.ingress.normalize import (
 DEFAULT_CURRENCY = "RUB"
 """Ozon settles in roubles; used when a push names no currency (it then carries no money either)."""
 
-CANCELLATION_REQUESTED = "TYPE_CANCELLATION_REQUESTED"
-"""Backout's own message type for polled conditional-cancellation items."""
 
 STATES: Mapping[str, ShipmentStatus | None] = {
     # posting statuses
@@ -185,6 +184,6 @@ def normalize(
         return _posting_cancelled(d, obj)
     if topic == "TYPE_STATE_CHANGED":
         return _state_changed(d, obj)
-    if topic == CANCELLATION_REQUESTED:
+    if topic == OZON_POLLED_TYPE:
         return _cancellation_requested(d, obj)
     return [d.ignored(topic)]  # TYPE_PING (answered by the receiver), date changes, chats, ...
