@@ -160,9 +160,10 @@ class LocalStack:
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
         self._lock_moto_puts()
-        from backout_dev import sfn_patches
+        from backout_dev import moto_speedups, sfn_patches
 
         sfn_patches.install()  # moto vs AWS: a token completed before the heartbeat wait
+        moto_speedups.install()  # memoise what moto recomputes per call (parses, clients, lookups)
         from backout import aws, credentials
 
         aws.reset_clients()
@@ -216,8 +217,9 @@ class LocalStack:
             for name, fn in getattr(self, "_original_writes", {}).items():
                 setattr(DynamoDBBackend, name, fn)
         self.lambdas.uninstall()
-        from backout_dev import sfn_patches
+        from backout_dev import moto_speedups, sfn_patches
 
+        moto_speedups.uninstall()
         sfn_patches.uninstall()
         if self._mock is not None:
             self._mock.stop()

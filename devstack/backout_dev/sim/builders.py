@@ -73,6 +73,9 @@ class WooStripe:
             sc.extra["prerefund_id"] = stripe.Refund.create(payment_intent=sc.payment_ref, amount=sc.prerefund).id
         if sc.expiry:
             stripe.PaymentIntent.cancel(sc.payment_ref)  # Stripe lets an authorization lapse by itself
+        if sc.dispute:  # the dispute exists at Stripe before its webhook names it (evidence is submitted to it)
+            env.stripe_disputes.open_dispute(sc.payment_ref, sc.total - sc.prerefund, sc.currency,
+                                             dispute_id=f"dp_sim_{sc.no}", charge=f"ch_sim_{sc.no}")
         env.woo.orders[str(sc.no)] = {"id": sc.no, "status": "processing"}
         if sc.shipped:
             sc.tracking = f"SIMTRK{sc.no}"

@@ -127,7 +127,10 @@ def _busy_executions(stack: Any) -> int:
         if "RUNNING" not in str(ex.status):
             continue
         worker = ex.exec_worker
-        history = worker.env.event_manager.get_event_history() if worker else []
+        env = getattr(worker, "env", None)  # None once the worker has finished (a race with the status)
+        if env is None:
+            continue
+        history = env.event_manager.get_event_history()
         last = history[-1].get("type") if history else None
         if getattr(last, "value", last) != "TaskSubmitted":
             busy += 1
