@@ -14,8 +14,12 @@ CPU in work whose answer never changes between calls:
   account's backend that already exists; the first lookup, and the first
   after a moto reset (which empties the dict), still take moto's own path.
 * ``boto_client_for``: a new boto3 client (endpoint, SSL context, loaders)
-  for each Lambda task the interpreter invokes (4 %). Clients are
-  thread-safe; one per (region, service) is kept while the stack runs.
+  for each Lambda task the interpreter invokes (5 %). moto's function
+  ignores the state's credentials (it always signs with dummy keys), and
+  clients are thread-safe: one per (region, service) serves every task.
+* botocore's per-request ``invocation-id`` (``uuid.uuid4``, an ``os.urandom``
+  system call, 7 % in this sandbox, where system calls are dear): an id
+  from a seeded-once PRNG instead. It only labels the request's retries.
 * ``method_names_from_class``: ``inspect.getmembers`` on the response class
   for every request moto dispatches (2 %).
 
@@ -51,6 +55,7 @@ def install() -> None:
         _fast_backend_lookup()
         _reuse_task_clients()
         _memoise_method_names()
+        _cheap_invocation_ids()
 
 
 def uninstall() -> None:
@@ -96,11 +101,9 @@ def _reuse_task_clients() -> None:
     guard = threading.Lock()
 
     def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
-        if state_credentials is not None:
-            return original(region, service, state_credentials)
         with guard:
             if (region, service) not in clients:
-                clients[(region, service)] = original(region, service)
+                clients[(region, service)] = original(region, service, state_credentials)
             return clients[(region, service)]
 
     _swap(lambda_eval_utils, "boto_client_for", boto_client_for)
@@ -110,3 +113,15 @@ def _memoise_method_names() -> None:
     from moto.core import responses
 
     _swap(responses, "method_names_from_class", functools.lru_cache(maxsize=None)(responses.method_names_from_class))
+
+
+def _cheap_invocation_ids() -> None:
+    import random
+    import types
+    import uuid
+
+    from botocore import endpoint
+
+    rng = random.Random()  # seeded once from the OS; no system call per request after that
+    shim = types.SimpleNamespace(uuid4=lambda: uuid.UUID(int=rng.getrandbits(128), version=4))
+    _swap(endpoint, "uuid", shim)
