@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import base64
+import importlib.util
 import json
-import shutil
 import socket
 import subprocess
 import sys
@@ -12,7 +12,6 @@ import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 
@@ -49,14 +48,14 @@ class LocalStripe:
     def start(self, attempts: int = 3, timeout: float = 90.0) -> "LocalStripe":
         """Start the server and wait until it answers (a cold first start compiles its modules;
         a port taken in between is retried on another port)."""
-        exe = shutil.which("localstripe", path=str(Path(sys.executable).parent)) or shutil.which("localstripe")
-        if exe is None:
+        if importlib.util.find_spec("localstripe") is None:
             raise RuntimeError("localstripe is not installed: pip install -e '.[dev]'")
         for attempt in range(attempts):
             log = tempfile.TemporaryFile()  # a file, not a pipe: its request log must never block it
-            # --from-scratch: never load /tmp/localstripe.pickle, which every localstripe on the machine
-            # rewrites on each change (a concurrent start reads it half-written: EOFError)
-            self.proc = subprocess.Popen([exe, "--port", str(self.port), "--from-scratch"],
+            # --from-scratch: never load /tmp/localstripe.pickle; the launcher also stops localstripe
+            # rewriting that file (the whole store) on every change
+            self.proc = subprocess.Popen([sys.executable, "-m", "backout_dev.localstripe_main", "--port",
+                                          str(self.port), "--from-scratch"],
                                          stdout=subprocess.DEVNULL, stderr=log)
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline and self.proc.poll() is None:
