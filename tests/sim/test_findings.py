@@ -98,3 +98,35 @@ def test_refunded_total_is_not_counted_twice_when_the_crash_follows_the_count(lo
     record = OrdersRepository().get_order(order["order_id"])
     assert crashed and record["status"] == "CANCELLED"
     assert record["refunded_total"] == order["total_minor"]
+
+
+def test_a_shipped_shopify_order_cancelled_after_an_intercept_is_refunded_by_shopify(local_env: Any) -> None:
+    from backout.repo.inventory import InventoryRepository
+    from tests.integration.flow import status, steps, wait_until
+    from tests.integration.test_platform_paths import iso, post, seller_request, shopify_headers
+
+    number, tracking = 451_999_001, "FIND-SH-TRK-1"
+    gid = local_env.shopify.add_order(number, financial_status="PAID")
+    InventoryRepository().set_stock("FIND-SH-A", 0)
+    order = {"id": number, "admin_graphql_api_id": gid, "name": f"#{number}", "currency": "USD",
+             "total_price": "25.00", "financial_status": "paid", "fulfillment_status": "fulfilled",
+             "created_at": iso(-300), "updated_at": iso(-200), "cancelled_at": None,
+             "line_items": [{"id": 1, "sku": "FIND-SH-A", "quantity": 1, "price": "25.00"}]}
+    post(local_env, "shopify/orders-cancelled", order, shopify_headers("orders/create"))
+    post(local_env, "shopify/fulfillment_events-create",
+         {"id": 1, "order_id": number, "status": "in_transit", "tracking_number": tracking, "happened_at": iso(-100)},
+         shopify_headers("fulfillment_events/create"))
+    local_env.carrier.add_shipment(tracking, "in_transit", "succeed")
+    local_env.stack.wait_idle()
+    order_id = f"shopify:{number}"
+    seller_request(local_env, order_id, initiator="buyer")
+    wait_until(lambda: "waiting_for_carrier" in steps(order_id))
+    post(local_env, "aftership/tracking_update.Delivered", {  # returned to the sender
+        "event": "tracking_update", "event_id": "find-sh-rts-1", "ts": 1,
+        "msg": {"tracking_number": tracking, "slug": "dhl", "tag": "Exception", "subtag": "Exception_011",
+                "order_number": order_id, "checkpoints": []}})
+    local_env.stack.wait_idle()
+    wait_until(lambda: status(order_id) == "CANCELLED")
+    # Then Shopify, which holds the money and was never asked on the shipped path, cancelled with a refund
+    assert local_env.shopify.orders[gid]["displayFinancialStatus"] == "REFUNDED", steps(order_id)
+    assert local_env.shopify.orders[gid]["cancelledAt"]

@@ -62,13 +62,27 @@ def settle(
     if fx.get("status") == "done":
         return dict(fx["result"])
     if order["gateway"] == "platform":
-        result = {"outcome": "platform_refunds", "amount": int(order["total"]), "currency": order["currency"]}
+        result = _settle_on_platform(order, request_id, repo)
     else:
         result = _settle_with_gateway(order, effect_key(order_id, request_id), gateways(order["gateway"]))
     if result["outcome"] == "refunded":  # counted before "done": a crash in between must not lose it
         repo.add_refunded(order_id, int(result["amount"]), effect_id)
     repo.record_result(order_id, effect_id, "done", result=result)
     repo.append_timeline(order_id, f"payment_{result['outcome']}", result)
+    return result
+
+
+def _settle_on_platform(order: dict[str, Any], request_id: str, repo: OrdersRepository) -> dict[str, Any]:
+    """The platform holds the money. Asked to cancel on the platform path, it refunds as part of that;
+    on the shipped path nobody asked it yet, so it is asked now (cancel with refund, once: the settle
+    effect records the result and the platform's cancel is idempotent)."""
+    from backout.saga import platforms, providers
+
+    result: dict[str, Any] = {"outcome": "platform_refunds", "amount": int(order["total"]),
+                              "currency": order["currency"]}
+    if repo.get_effect(str(order["order_id"]), platforms.platform_effect_id(request_id)) is None:
+        request = repo.get_request(str(order["order_id"]), request_id) or {}
+        result["asked"] = providers.refund_on_platform(order, request, f"backout:{order['order_id']}:{request_id}")
     return result
 
 

@@ -118,15 +118,22 @@ def _ask_tiktok(order: dict[str, Any], request: dict[str, Any], key: str) -> dic
     return {"call": "seller_cancel", "platform_cancellation_id": made.cancel_id, "state": made.status}
 
 
-def _ask_shopify(order: dict[str, Any], request: dict[str, Any], key: str) -> dict[str, Any]:
-    """``orderCancel`` with refund (Shopify holds the money); stock is Backout's ledger's job, not Shopify's."""
-    if order.get("shipped"):
-        return _shipped_without_request("shopify")
+def _shopify_cancel(order: dict[str, Any], request: dict[str, Any], key: str) -> dict[str, Any]:
+    """``orderCancel`` with refund (Shopify holds the money); stock is Backout's ledger's job, not Shopify's.
+    Irreversible and idempotent at Shopify: a repeat answers ``already_cancelled``."""
     reason = "CUSTOMER" if request.get("initiator") == "buyer" else "OTHER"
     done = _shopify().cancel_order(str(order["external_id"]), reason=reason, refund=True, restock=False,
                                    staff_note=f"Backout request {key}")
-    result: dict[str, Any] = {"call": "order_cancel", "status": done.status, "job_id": done.job_id}
-    if done.status == "already_cancelled":
+    return {"call": "order_cancel", "status": done.status, "job_id": done.job_id}
+
+
+def _ask_shopify(order: dict[str, Any], request: dict[str, Any], key: str) -> dict[str, Any]:
+    """Not shipped: cancel with refund; Shopify's ``orders/cancelled`` webhook then answers the wait
+    (an order already cancelled there is approved on the spot)."""
+    if order.get("shipped"):
+        return _shipped_without_request("shopify")
+    result = _shopify_cancel(order, request, key)
+    if result["status"] == "already_cancelled":
         result["decision"] = "approved"
     return result
 
@@ -150,6 +157,15 @@ def request_platform_cancellation(order: dict[str, Any], request: dict[str, Any]
     asked = ask(order, request, key)
     return {"channel": order["channel"], "initiator": request.get("initiator"),
             "platform_cancellation_id": request.get("platform_cancellation_id"), **asked}
+
+
+def refund_on_platform(order: dict[str, Any], request: dict[str, Any], key: str) -> dict[str, Any]:
+    """The platform holds the money but was never asked (shipped path: the parcel was intercepted or came
+    back): have it cancel with a refund now. Ozon and TikTok orders never get here (their shipped requests
+    are decided on the platform path); any other channel goes to an operator rather than pass unrefunded."""
+    if order["channel"] == "shopify":
+        return _shopify_cancel(order, request, key)
+    raise PlatformRejected(f"{order['channel']}: no refund call after a return; an operator must refund")
 
 
 # ------------------------------------------------------------------ reading a decision (watchdog)
