@@ -7,13 +7,20 @@ arrive one phase late (a retry after a timeout). A forged delivery is signed
 with the wrong secret, tampered with after signing, or signed too long ago.
 
 The sender behaves like a provider: a 5xx or a dropped connection is retried
-(with a short backoff), a 2xx or 4xx is final.
+(with a short backoff), a 2xx or 4xx is final. A delivery with ``pull`` set
+is not posted: Backout fetches it itself (the Ozon poller lists the request),
+so "sending" it runs the pull, with faults like the function it stands for.
+
+Forgeries are made per provider the way the security suite makes them
+(``backout_dev.security``): a wrong secret (Ozon, which signs nothing: a
+source address outside its networks), the body changed after signing (Ozon:
+another seller id), the authenticating header removed, and a timestamp an hour
+old only where the signature covers one (:func:`forgeries`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 import random
 import threading
@@ -25,6 +32,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Forgery = Literal["wrong_secret", "tampered", "stale", "unsigned"]
+#: What a delivery means for the order's story: the checks look for accepted ones by role.
+Role = Literal["cancel", "withdraw"]
+#: A source address outside Ozon's push networks (TEST-NET-2).
+OUTSIDE_IP = "198.51.100.7"
 #: How often a sender retries a delivery answered 5xx (providers retry for days; the run has seconds).
 SEND_ATTEMPTS = 8
 
@@ -43,6 +54,8 @@ class Delivery:
     copies: int = 1
     forgery: Forgery | None = None
     headers: dict[str, str] = field(default_factory=dict)  # extra headers (dedupe ids)
+    role: Role | None = None  # a genuine cancel request (or expiry) or withdrawal
+    pull: Callable[[], bool] | None = None  # fetched by Backout instead of posted; True when it recorded something
     answers: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
 
     @property
@@ -78,39 +91,53 @@ class Sender:
         self.rng = rng
         self.exempt = exempt
         self.stats = SendStats()
+        from backout_dev.security import _wrong_secrets
+
         self._wrong = _wrong_secrets(env.secrets)
 
     def _signed(self, d: Delivery) -> tuple[bytes, dict[str, str]]:
+        from backout_dev.security import AUTH_HEADER, _tamper
         from backout_dev.sender import sign
 
         raw = json.dumps(d.body, separators=(",", ":")).encode()
         headers = {**dict(d.sample.get("headers") or {}), **d.headers}
         headers = {k: v for k, v in headers.items() if k not in ("content-length", "host")}
         source_ip = ((d.sample.get("requestContext") or {}).get("http") or {}).get("sourceIp")
+        if d.forgery == "wrong_secret" and d.provider == "ozon":
+            source_ip = OUTSIDE_IP
         secrets = self._wrong if d.forgery == "wrong_secret" else self.env.secrets
         now = time.time() - 3600 if d.forgery == "stale" else None
         signed = sign(d.provider, raw, headers, secrets, now=now, source_ip=source_ip)
         if d.forgery == "tampered":
-            raw = raw[:-1] + b',"sim_tampered":true}'
+            raw = _tamper(d.provider, raw)
         if d.forgery == "unsigned":
-            signed = {k: v for k, v in signed.items() if "sig" not in k.lower() and "hmac" not in k.lower()}
+            signed = {k: v for k, v in signed.items() if k.lower() != AUTH_HEADER[d.provider]}
         signed.setdefault("content-type", "application/json")
         return raw, signed
 
-    def post_once(self, d: Delivery) -> None:
-        """Post one copy, retrying 5xx and dropped connections like a provider does."""
+    def _attempt(self, d: Delivery) -> tuple[int, dict[str, Any]]:
+        """One attempt: the pull run, or the delivery signed afresh (timestamps) and posted."""
+        if d.pull is not None:
+            with self.exposed():  # the poller is a function of the stack: it gets faults like any other
+                try:
+                    return 200, {"duplicate": not d.pull()}
+                except Exception as exc:  # noqa: BLE001 - a fault in the pull: it runs again, as on its schedule
+                    return 503, {"error": f"{type(exc).__name__}: {exc}"}
         from backout_dev.sender import post
 
+        raw, headers = self._signed(d)
+        if self.transport == "http":
+            return post(self.env.url + d.sample["rawPath"], raw, headers, timeout=30)
+        with self.exposed():  # the receiver runs on this thread: it gets faults like any function
+            return self._invoke(d.sample["rawPath"], raw, headers)
+
+    def post_once(self, d: Delivery) -> None:
+        """Post one copy, retrying 5xx and dropped connections like a provider does."""
         self.exempt()
         status, answer = 599, {}
         for attempt in range(SEND_ATTEMPTS):
-            raw, headers = self._signed(d)  # re-signed per attempt: timestamps are fresh
             try:
-                if self.transport == "http":
-                    status, answer = post(self.env.url + d.sample["rawPath"], raw, headers, timeout=30)
-                else:
-                    with self.exposed():  # the receiver runs on this thread: it gets faults like any function
-                        status, answer = self._invoke(d.sample["rawPath"], raw, headers)
+                status, answer = self._attempt(d)
             except OSError as exc:  # connection reset / timeout: the provider retries
                 status, answer = 599, {"error": str(exc)}
             if status < 500:
@@ -153,6 +180,14 @@ class Sender:
                 self.stats.refused_genuine.append(f"{name}: HTTP {status} {answer}")
 
 
+def forgeries(provider: str) -> tuple[Forgery, ...]:
+    """The forgeries a provider's receiver can tell from genuine deliveries (stale: only where the
+    signature covers a timestamp; Shopify, WooCommerce and the others sign none)."""
+    from backout_dev.security import TIMESTAMPED
+
+    return ("wrong_secret", "tampered", "unsigned") + (("stale",) if provider in TIMESTAMPED else ())
+
+
 def schedule(deliveries: list[Delivery], rng: random.Random) -> dict[int, list[list[Delivery]]]:
     """Per phase, a shuffled list of bursts; a burst's copies are posted at the same time."""
     phases: dict[int, list[list[Delivery]]] = {}
@@ -175,22 +210,3 @@ def send_phase(sender: Sender, bursts: list[list[Delivery]], threads: int) -> No
         futures = [pool.submit(sender.post_once, d) for burst in bursts for d in burst]
         for f in futures:
             f.result()
-
-
-def _wrong_secrets(secrets: dict[str, Any]) -> dict[str, Any]:
-    """A copy of the stack's secrets with every HMAC secret replaced (what a forger holds)."""
-    import secrets as rnd
-
-    out = copy.deepcopy(secrets)
-    for provider, value in out.get("webhooks", {}).items():
-        if isinstance(value, list) and value and isinstance(value[0], str):
-            prefix = "whsec_" if value[0].startswith("whsec_") else ""
-            if provider == "standard":
-                import base64
-
-                out["webhooks"][provider] = ["whsec_" + base64.b64encode(rnd.token_bytes(24)).decode()]
-            else:
-                out["webhooks"][provider] = [prefix + rnd.token_urlsafe(24)]
-        elif isinstance(value, list) and value and isinstance(value[0], list):
-            out["webhooks"][provider] = [[value[0][0], rnd.token_urlsafe(24)]]
-    return out

@@ -14,6 +14,9 @@
   connection error).
 * **Lambda crash mid-task** (``InProcessLambdas.before``): an invocation is
   doomed to die after its k-th AWS or Stripe call, whatever that call was.
+* **Provider fakes** (PayPal, Shopify, Ozon): per order, at set-up, the fake
+  is armed to lose its answer to Backout's first refund, void or decision
+  call (``drop_next_response``: the effect happens, a 500 comes back).
 * **Step Functions task retries**: moto's retrier really sleeps
   ``IntervalSeconds``; the sleep is scaled down and every retry counted.
 
@@ -50,6 +53,9 @@ class FaultPlan:
     stripe_timeout: float = 0.0
     stripe_lost_response: float = 0.0
     lambda_crash: float = 0.0
+    #: Per order, at set-up: the fake PayPal / Shopify / Ozon is armed to lose its answer to Backout's
+    #: first refund, void or decision call for the order (the effect happens, a 500 comes back).
+    provider_lost_response: float = 0.0
     #: Step Functions retry sleeps are multiplied by this (moto sleeps for real).
     retry_sleep_scale: float = 0.02
 
@@ -66,7 +72,7 @@ class FaultPlan:
         return cls(ddb_throttle=0.003 * scale, ddb_timeout=0.0015 * scale, ddb_lost_response=0.0015 * scale,
                    ddb_race_delay=0.02 * scale, sfn_throttle=0.01 * scale, stripe_429=0.03 * scale,
                    stripe_5xx=0.03 * scale, stripe_timeout=0.02 * scale, stripe_lost_response=0.05 * scale,
-                   lambda_crash=0.04 * scale)
+                   lambda_crash=0.04 * scale, provider_lost_response=0.15 * scale)
 
 
 class LambdaCrash(RuntimeError):
@@ -102,6 +108,11 @@ class FaultInjector:
             return False
         with self._lock:
             return self._rng.random() < rate
+
+    def draw(self, rate: float) -> bool:
+        """A seeded decision taken while the run is set up (on the simulator's own, exempt thread)."""
+        with self._lock:
+            return rate > 0 and self._rng.random() < rate
 
     def count(self, kind: str, n: int = 1) -> None:
         """Count one event of ``kind`` (faults, retries)."""

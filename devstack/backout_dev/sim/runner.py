@@ -8,10 +8,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import sys
 import time
+from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +26,8 @@ from backout_dev.sim.scenarios import CUSTOM_SKUS, INITIAL_STOCK, SKUS, Scenario
 
 #: Rounds of provider reactions (carrier scans, return scans, refund reports) after the main phases.
 REACTION_ROUNDS = 4
+#: Later passes (window, watchdog, reactions) while orders are still mid-cancellation and moving.
+FINISH_ROUNDS = 3
 
 
 @dataclass
@@ -37,6 +42,9 @@ class SimConfig:
     builders: list[str] | None = None  # e.g. ["woocommerce+stripe"]; None: every enabled pair
     quiet_timeout: float = 600.0
     transport: str = "direct"  # "http": through the local HTTP API; "direct": the same event, no socket
+    #: The cooling-off window of the run's sagas: withdrawals race it (0: every withdrawal comes too late).
+    #: Long enough to outlast the stream's drain after the cancel phase, so "early" withdrawals land inside.
+    cooling_off_seconds: int = 5
 
 
 @dataclass
@@ -54,6 +62,8 @@ class SimReport:
     seconds: float
     pairs: list[str]
     cpu_seconds: float = 0.0
+    watchdog_resumed: int = 0
+    late_orders: int = 0  # still mid-cancellation after the reaction rounds (settled by the later rounds, or stuck)
 
     @property
     def ok(self) -> bool:
@@ -62,13 +72,12 @@ class SimReport:
 
     def table(self) -> str:
         """The summary table (plain text)."""
-        from collections import Counter
-
         kinds = Counter(k for sc in self.scenarios for k in sc.kinds())
         rows: list[tuple[str, Any]] = [
             ("platform+gateway pairs", ", ".join(self.pairs)),
             ("seed", self.config.seed),
             ("orders", len(self.scenarios)),
+            ("  per pair", ", ".join(f"{k} {v}" for k, v in sorted(self.orders_per_pair().items()))),
             ("  scenario mix", ", ".join(f"{k} {v}" for k, v in sorted(kinds.items()))),
             ("webhooks (distinct dedupe keys)", len(self.deliveries)),
             ("deliveries (HTTP posts)", self.sender.posts),
@@ -83,9 +92,17 @@ class SimReport:
             ("retries: stream batches", self.stream_retries),
             ("retries: provider re-sends after 5xx", self.sender.sender_retries),
             ("dead-lettered stream records", self.dead_lettered),
+            ("orders still mid-cancellation after the reactions", self.late_orders),
+            ("waits resumed by the watchdog (webhook lost)", self.watchdog_resumed),
             ("final order states", ", ".join(f"{k} {v}" for k, v in sorted(self.findings.statuses.items()))),
+        ]
+        rows += [(f"  {pair}", ", ".join(f"{k} {v}" for k, v in sorted(states.items())))
+                 for pair, states in sorted(self.findings.pair_statuses.items())]
+        rows += [
             ("  held for an operator after faults", self.findings.held_after_faults),
-            ("refunds checked at localstripe", self.findings.refunds_checked),
+            ("withdrawals: honoured / too late", f"{self.findings.withdrawals['honoured']} / "
+                                                 f"{self.findings.withdrawals['too_late']}"),
+            ("refunds checked at the gateways", self.findings.refunds_checked),
             ("invariant violations", len(self.findings.violations)),
         ]
         rows += [(f"  known finding {k} (xfail repro)", v)
@@ -96,6 +113,10 @@ class SimReport:
         lines = [f"{k:<{width}}  {v}" for k, v in rows]
         lines += [f"  ! {v.kind} {v.order_id}: {v.detail}" for v in self.findings.violations[:20]]
         return "\n".join(lines)
+
+    def orders_per_pair(self) -> Counter[str]:
+        """How many orders each platform+gateway pair got."""
+        return Counter(f"{sc.platform}+{sc.gateway}" for sc in self.scenarios)
 
 
 def _copies(rng: random.Random) -> int:
@@ -110,7 +131,7 @@ def _pad(deliveries: list[Delivery], target: int, scenarios: list[Scenario], rng
     while posts < target:
         sc = scenarios[serial % len(scenarios)]
         serial += 1
-        noise = builders[f"{sc.platform}+{sc.gateway}"].noise(sc, rng)
+        noise = builders[_pair(sc)].noise(sc, rng)
         noise.copies = _copies(rng)
         deliveries.append(noise)
         posts += noise.copies
@@ -151,6 +172,43 @@ def wait_quiet(stack: Any, timeout: float, sagas: bool = True) -> None:
     raise TimeoutError(f"local stack still busy after {timeout:.0f}s")
 
 
+def _settle(stack: Any, config: SimConfig) -> None:
+    """Quiet, with every cooling-off window closed: a saga parked in its window looks quiet but is not done.
+
+    Every saga started before the first wait returned is parked in its window at the latest;
+    after the window's length they have all moved on, and the second wait lets them run.
+    """
+    wait_quiet(stack, config.quiet_timeout)
+    if config.cooling_off_seconds > 0:
+        time.sleep(config.cooling_off_seconds + 0.5)
+        wait_quiet(stack, config.quiet_timeout)
+
+
+@contextlib.contextmanager
+def _cooling_off(seconds: int) -> Iterator[None]:
+    """The window the dispatcher gives new sagas (``COOLING_OFF_SECONDS``, as ``backout demo`` sets it)."""
+    saved = os.environ.get("COOLING_OFF_SECONDS")
+    os.environ["COOLING_OFF_SECONDS"] = str(seconds)
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("COOLING_OFF_SECONDS", None)
+        else:
+            os.environ["COOLING_OFF_SECONDS"] = saved
+
+
+def _lose_answers(scenarios: list[Scenario], by_pair: dict[str, Any], env: Any, injector: FaultInjector) -> None:
+    """Arm the provider fakes to lose some answers (FaultPlan.provider_lost_response, per order)."""
+    for sc in scenarios:
+        if injector.draw(injector.plan.provider_lost_response) and by_pair[_pair(sc)].lose_answer(sc, env):
+            injector.count(f"{sc.gateway if sc.gateway != 'platform' else sc.platform}_lost_response")
+
+
+def _pair(sc: Scenario) -> str:
+    return f"{sc.platform}+{sc.gateway}"
+
+
 def _dead_letter_keys(stack: Any) -> tuple[set[str], int]:
     """Inbox keys of the stream records the event source mapping gave up on."""
     import json
@@ -172,61 +230,104 @@ def _dead_letter_keys(stack: Any) -> tuple[set[str], int]:
 
 def run_simulation(env: Any, config: SimConfig, injector: FaultInjector | None = None) -> SimReport:
     """Generate, set up, deliver (with faults), react, then check every invariant."""
-    from backout.repo.inventory import InventoryRepository
-
     started, cpu = time.monotonic(), time.process_time()
-    stack = env.stack
-    rng = random.Random(config.seed)
     injector = injector or FaultInjector(config.faults, seed=config.seed)
     injector.exempt_thread()
-    injector.install(stack)
+    injector.install(env.stack)
     try:
-        builders = enabled_builders(env, config.builders)
-        by_pair = {f"{b.platform}+{b.gateway}": b for b in builders}
-        inventory = InventoryRepository()
-        for sku in SKUS:
-            inventory.set_stock(sku, INITIAL_STOCK)
-        for sku in CUSTOM_SKUS:
-            inventory.set_stock(sku, 0)
-        initial = {sku: inventory.stock(sku) for sku in SKUS + CUSTOM_SKUS}
-        scenarios = generate(rng, config.orders, builders)
-        _in_pool(config.threads, injector, [lambda sc=sc: by_pair[f"{sc.platform}+{sc.gateway}"].prepare(sc, env)
-                                            for sc in scenarios])
-        deliveries: list[Delivery] = []
-        for sc in scenarios:
-            for d in by_pair[f"{sc.platform}+{sc.gateway}"].deliveries(sc, env):
-                d.copies = _copies(rng)
-                deliveries.append(d)
-        _pad(deliveries, config.deliveries, scenarios, rng, by_pair)
-        sender = Sender(env, rng, injector.exempt_thread, config.transport, injector.exposed)
-        retries_before = sum(p.retries for p in stack.pollers)
-        injector.armed = True
-        for _, bursts in schedule(deliveries, rng).items():
-            send_phase(sender, bursts, config.threads)
-            wait_quiet(stack, config.quiet_timeout, sagas=False)
-        wait_quiet(stack, config.quiet_timeout)
-        for _ in range(REACTION_ROUNDS):
-            reactions = _react(scenarios, by_pair, env, rng, config.threads, injector)
-            if not reactions:
-                break
-            deliveries += reactions
-            for _, bursts in schedule(reactions, rng).items():
-                send_phase(sender, bursts, config.threads)
-            wait_quiet(stack, config.quiet_timeout)
-        injector.armed = False
-        wait_quiet(stack, config.quiet_timeout)
-        dead_keys, dead = _dead_letter_keys(stack)
-        record = RunRecord(scenarios, deliveries, sender.stats, initial, dead_keys, faults_on=_any_fault(config.faults))
-        findings = check(record, env)
-        return SimReport(config, scenarios, deliveries, findings, dict(injector.counts), sender.stats,
-                         sum(p.retries for p in stack.pollers) - retries_before, dead, time.monotonic() - started,
-                         sorted(by_pair), time.process_time() - cpu)
+        with _cooling_off(config.cooling_off_seconds):
+            report = _run(env, config, injector)
     finally:
         injector.uninstall()
+    report.seconds, report.cpu_seconds = time.monotonic() - started, time.process_time() - cpu
+    return report
+
+
+def _run(env: Any, config: SimConfig, injector: FaultInjector) -> SimReport:
+    """The run itself, with the faults installed and the cooling-off window set."""
+    from backout.repo.inventory import InventoryRepository
+
+    stack, rng = env.stack, random.Random(config.seed)
+    by_pair = {f"{b.platform}+{b.gateway}": b for b in enabled_builders(env, config.builders)}
+    inventory = InventoryRepository()
+    for sku in SKUS:
+        inventory.set_stock(sku, INITIAL_STOCK)
+    for sku in CUSTOM_SKUS:
+        inventory.set_stock(sku, 0)
+    initial = {sku: inventory.stock(sku) for sku in SKUS + CUSTOM_SKUS}
+    scenarios = generate(rng, config.orders, list(by_pair.values()))
+    _in_pool(config.threads, injector, [lambda sc=sc: by_pair[_pair(sc)].prepare(sc, env) for sc in scenarios])
+    _lose_answers(scenarios, by_pair, env, injector)
+    deliveries: list[Delivery] = []
+    for sc in scenarios:
+        for d in by_pair[_pair(sc)].deliveries(sc, env):
+            d.copies = _copies(rng)
+            deliveries.append(d)
+    _pad(deliveries, config.deliveries, scenarios, rng, by_pair)
+    sender = Sender(env, rng, injector.exempt_thread, config.transport, injector.exposed)
+    retries_before = sum(p.retries for p in stack.pollers)
+    injector.armed = True
+    for _, bursts in schedule(deliveries, rng).items():
+        send_phase(sender, bursts, config.threads)
+        wait_quiet(stack, config.quiet_timeout, sagas=False)
+    _settle(stack, config)
+    deliveries += _reaction_rounds(scenarios, by_pair, env, rng, config, injector, sender)
+    injector.armed = False
+    late, resumed = _mid_cancellation(scenarios), 0
+    pending = late
+    for _ in range(FINISH_ROUNDS):  # the days after: a late saga's window closes, the watchdog runs, providers answer
+        if not pending:
+            break
+        time.sleep(config.cooling_off_seconds + 0.5)
+        resumed += _watchdog(env)  # the hourly pass: waits whose webhook was lost are resumed from the provider
+        wait_quiet(stack, config.quiet_timeout)
+        deliveries += _reaction_rounds(scenarios, by_pair, env, rng, config, injector, sender)
+        pending, before = _mid_cancellation(scenarios), pending
+        if pending == before:
+            break  # nothing moved: stuck for good, the checks say so
+    wait_quiet(stack, config.quiet_timeout)
+    dead_keys, dead = _dead_letter_keys(stack)
+    record = RunRecord(scenarios, deliveries, sender.stats, initial, dead_keys, faults_on=_any_fault(config.faults))
+    findings = check(record, env)
+    return SimReport(config, scenarios, deliveries, findings, dict(injector.counts), sender.stats,
+                     sum(p.retries for p in stack.pollers) - retries_before, dead, 0.0, sorted(by_pair),
+                     watchdog_resumed=resumed, late_orders=len(late))
 
 
 def _any_fault(plan: FaultPlan) -> bool:
     return any(v > 0 for k, v in vars(plan).items() if k != "retry_sleep_scale")
+
+
+def _reaction_rounds(scenarios: list[Scenario], by_pair: dict[str, Any], env: Any, rng: random.Random,
+                     config: SimConfig, injector: FaultInjector, sender: Sender) -> list[Delivery]:
+    """Rounds of provider answers until nobody has anything left to say (at most REACTION_ROUNDS)."""
+    sent: list[Delivery] = []
+    for _ in range(REACTION_ROUNDS):
+        reactions = _react(scenarios, by_pair, env, rng, config.threads, injector)
+        if not reactions:
+            break
+        sent += reactions
+        for _, bursts in schedule(reactions, rng).items():
+            send_phase(sender, bursts, config.threads)
+        wait_quiet(env.stack, config.quiet_timeout)
+    return sent
+
+
+def _mid_cancellation(scenarios: list[Scenario]) -> set[str]:
+    """Ids of the run's orders still between a cancel request and its end (CANCEL_REQUESTED, CANCELLING)."""
+    from backout.repo.orders import OrdersRepository
+
+    repo = OrdersRepository()
+    return {sc.order_id for sc in scenarios
+            if str((repo.get_order(sc.order_id) or {}).get("status")) in ("CANCEL_REQUESTED", "CANCELLING")}
+
+
+def _watchdog(env: Any) -> int:
+    """One run of the WatchdogFunction; how many waits it resumed."""
+    report, errored = env.stack.invoke("WatchdogFunction", {"source": "aws.events"})
+    if errored:
+        raise RuntimeError(f"the watchdog failed: {report}")
+    return int((report or {}).get("completed") or 0)
 
 
 def _react(scenarios: list[Scenario], by_pair: dict[str, Any], env: Any, rng: random.Random, threads: int,
@@ -235,7 +336,7 @@ def _react(scenarios: list[Scenario], by_pair: dict[str, Any], env: Any, rng: ra
     out: list[Delivery] = []
 
     def one(sc: Scenario) -> None:
-        found = by_pair[f"{sc.platform}+{sc.gateway}"].reactions(sc, env)
+        found = by_pair[_pair(sc)].reactions(sc, env)
         out.extend(found)
 
     _in_pool(threads, injector, [lambda sc=sc: one(sc) for sc in scenarios if sc.cancel])
