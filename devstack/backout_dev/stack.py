@@ -38,6 +38,22 @@ LOCAL_ENV = {
 }
 
 
+def sfn_executions() -> list[tuple[Any, str]]:
+    """Every execution in moto's memory with its status name ("" while moto is still creating it).
+
+    Read in-process, not through ListExecutions: cheap for thousands, which the simulation and the
+    throughput bench poll several times a second. moto's ``Execution.status`` raises until the
+    execution's status is first set, so ``exec_status`` is read directly.
+    """
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    out = []
+    for ex in list(stepfunctions_parser_backends[ACCOUNT][REGION]._get_executions()):
+        status = getattr(ex, "exec_status", None)
+        out.append((ex, str(getattr(status, "value", status or ""))))
+    return out
+
+
 def generate_local_secrets() -> dict[str, Any]:
     """Fresh webhook and API secrets for one local stack (never committed)."""
     def tok() -> str:

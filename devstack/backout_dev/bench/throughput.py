@@ -56,26 +56,20 @@ def _statuses(before: set[str]) -> tuple[int, int]:
     Polling ``ListExecutions`` through boto3 every 0.2 s costs time in proportion to every execution ever
     started; at 10,000 orders that polling alone would bend the growth curve it is measuring.
     """
-    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
-
-    from backout_dev.stack import ACCOUNT, REGION
+    from backout_dev.stack import sfn_executions
 
     done = running = 0
-    for ex in list(stepfunctions_parser_backends[ACCOUNT][REGION]._get_executions()):
-        if ex.execution_arn in before:
-            continue
-        status = str(getattr(ex.status, "value", ex.status))
-        done += status == "SUCCEEDED"
-        running += status == "RUNNING"
+    for ex, status in sfn_executions():
+        if ex.execution_arn not in before:
+            done += status == "SUCCEEDED"
+            running += status in ("RUNNING", "")
     return done, running
 
 
 def _existing() -> set[str]:
-    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+    from backout_dev.stack import sfn_executions
 
-    from backout_dev.stack import ACCOUNT, REGION
-
-    return {ex.execution_arn for ex in stepfunctions_parser_backends[ACCOUNT][REGION]._get_executions()}
+    return {ex.execution_arn for ex, _ in sfn_executions()}
 
 
 def run_size(env: Any, orders: int, timeout: float = 3600.0) -> Run:

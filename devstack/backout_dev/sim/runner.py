@@ -139,16 +139,14 @@ def _pad(deliveries: list[Delivery], target: int, scenarios: list[Scenario], rng
 
 def _busy_executions(stack: Any) -> int:
     """Running executions not parked on a task token (read from moto directly: cheap for thousands)."""
-    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
-
-    from backout_dev.stack import ACCOUNT, REGION
+    from backout_dev.stack import sfn_executions
 
     busy = 0
-    for ex in stepfunctions_parser_backends[ACCOUNT][REGION]._get_executions():
-        if "RUNNING" not in str(ex.status):
+    for ex, status in sfn_executions():
+        if status != "RUNNING":
+            busy += status == ""  # being created: about to run
             continue
-        worker = ex.exec_worker
-        env = getattr(worker, "env", None)  # None once the worker has finished (a race with the status)
+        env = getattr(ex.exec_worker, "env", None)  # None once the worker has finished (a race with the status)
         if env is None:
             continue
         history = env.event_manager.get_event_history()
