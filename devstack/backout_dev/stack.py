@@ -16,6 +16,7 @@ import io
 import json
 import os
 import secrets
+import threading
 import time
 import zipfile
 from pathlib import Path
@@ -153,6 +154,8 @@ class LocalStack:
         self.extra_env = env or {}
         self.secrets = local_secrets or generate_local_secrets()
         self.lambdas = InProcessLambdas()
+        self._clients: dict[str, Any] = {}
+        self._clients_lock = threading.Lock()
         self.refs: dict[str, Any] = {}
         self.attrs: dict[tuple[str, str], Any] = {}
         self.pollers: list[StreamPoller] = []
@@ -173,6 +176,7 @@ class LocalStack:
         from moto import mock_aws
 
         self._set_env(LOCAL_ENV)
+        self._clients.clear()
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
         self._lock_moto_puts()
@@ -255,10 +259,14 @@ class LocalStack:
             os.environ[k] = str(v)
 
     def client(self, service: str) -> Any:
-        """A boto3 client on the embedded AWS."""
+        """A boto3 client on the embedded AWS (one per service: creating one costs more than most calls,
+        and the local HTTP API asks for one on every request)."""
         import boto3
 
-        return boto3.client(service, region_name=REGION)
+        with self._clients_lock:
+            if service not in self._clients:
+                self._clients[service] = boto3.client(service, region_name=REGION)
+            return self._clients[service]
 
     # ------------------------------------------------------------ resources
     def _attr(self, logical: str, attr: str) -> Any:
