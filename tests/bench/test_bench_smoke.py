@@ -57,6 +57,8 @@ def test_coldstart_table_holds_the_receivers_cold_path_against_boto3() -> None:
     table = coldstart_table(medians)
     assert medians["boto3"] > 0 and medians["payments"] > 0
     assert 0 < medians["gateway_webhooks"] < medians["gateway_webhooks+ack"]  # the cold path adds boto3
+    assert 1 < medians["gateway_webhooks+ack÷"]  # boto3, then the rest of the cold path, in one process
+    assert table.rows[1][4] == round(medians["gateway_webhooks+ack÷"], 3)  # the budget's ratio
     lazy = medians["lazy"]["gateway_webhooks"]
     assert lazy[0] == "boto3" and not any(m.split(".")[0] in ("stripe", "pydantic", "cryptography") for m in lazy)
     assert [r[0] for r in table.rows][1:] == ["functions/gateway_webhooks", "functions/payments"]

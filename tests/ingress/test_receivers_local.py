@@ -8,6 +8,7 @@ nothing may be written.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from typing import Any
@@ -233,7 +234,7 @@ def test_the_local_source_address_header_only_reaches_ozon_as_source(local_env: 
     d = kit.make("ozon", ingress_secrets)
     assert _post(local_env, d)[0] == 200
     item = inbox.get(d.key)
-    assert item is not None and item["source_ip"]["S"] == OZON_LOCAL_SOURCE_IP
+    assert item is not None and json.loads(item["audit"]["S"])["source_ip"] == OZON_LOCAL_SOURCE_IP
     assert "x-backout-local-source-ip" not in item["headers"]["S"]
 
 

@@ -32,8 +32,9 @@ import time
 import unicodedata
 import zlib
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, TypeVar
+from datetime import datetime
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
@@ -75,6 +76,8 @@ _HOST_LABEL_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _EASYPOST_PREFIX = "hmac-sha256-hex="
 _WHSEC_PREFIX = "whsec_"
 _MAX_URL_CHARS = 2048
+#: Parsed PayPal certificates kept in-process (PayPal rotates them by URL; a few are live at once).
+PAYPAL_PARSED_CERTS = 16
 
 
 class SignatureError(Exception):
@@ -460,13 +463,19 @@ def _fetch_pem(url: str, fetch_cert: Callable[[str], bytes]) -> bytes:
     return pem
 
 
-def _check_cert_dates(cert: x509.Certificate, now: float, *, expired: str) -> None:
-    """Raise unless ``now`` lies within the certificate's validity period."""
-    moment = datetime.fromtimestamp(now, tz=UTC)
-    if moment < cert.not_valid_before_utc:
-        raise SignatureError("cert_not_yet_valid")
-    if moment > cert.not_valid_after_utc:
-        raise SignatureError(expired)
+class _PayPalCert(NamedTuple):
+    """What a certificate document and the trusted roots say, apart from the time (worked out once per pair).
+
+    ``issuers`` holds the validity windows (unix seconds) of the trusted roots
+    that directly issued the certificate, ``None`` when no roots are
+    configured; ``key`` is its RSA public key, ``None`` for another kind.
+    """
+
+    not_before: float
+    not_after: float
+    names_paypal: bool
+    issuers: tuple[tuple[float, float], ...] | None
+    key: Any
 
 
 def _cert_names(cert: x509.Certificate) -> list[str]:
@@ -482,35 +491,62 @@ def _cert_names(cert: x509.Certificate) -> list[str]:
     return names + san.value.get_values_for_type(x509.DNSName)
 
 
-def _check_cert_chain(cert: x509.Certificate, roots_pem: bytes, now: float) -> None:
-    """Require ``cert`` to be directly issued by one of the trusted roots."""
+def _validity(cert: x509.Certificate) -> tuple[float, float]:
+    """``(not before, not after)`` in unix seconds, to compare with ``now`` without building datetimes."""
+    return cert.not_valid_before_utc.timestamp(), cert.not_valid_after_utc.timestamp()
+
+
+def _issuing_roots(cert: x509.Certificate, roots_pem: bytes) -> tuple[tuple[float, float], ...]:
+    """Validity windows of the trusted roots that directly issued ``cert`` (one RSA verify per root)."""
     from cryptography import x509
     from cryptography.exceptions import InvalidSignature
 
+    windows = []
     for root in x509.load_pem_x509_certificates(roots_pem):
         try:
             cert.verify_directly_issued_by(root)
-            _check_cert_dates(root, now, expired="untrusted_cert")
-        except (ValueError, TypeError, InvalidSignature, SignatureError):
+        except (ValueError, TypeError, InvalidSignature):
             continue
-        return
-    raise SignatureError("untrusted_cert")
+        windows.append(_validity(root))
+    return tuple(windows)
 
 
-def _validate_paypal_cert(pem: bytes, now: float, trusted_roots_pem: bytes | None) -> x509.Certificate:
-    """Parse the leaf certificate and check dates, subject and issuer."""
+@lru_cache(maxsize=PAYPAL_PARSED_CERTS)
+def _inspect_paypal_cert(pem: bytes, trusted_roots_pem: bytes | None) -> _PayPalCert:
+    """Parse the leaf certificate and check what does not depend on the time: names, issuer, key type.
+
+    Cached by the exact bytes of the document and of the roots, so each
+    delivery pays one RSA verify (its own signature) instead of a parse and
+    a chain verify; a new certificate or new roots are inspected afresh.
+    Failures are not cached.
+    """
     from cryptography import x509
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
     try:
         cert = x509.load_pem_x509_certificate(pem)
     except ValueError:
         raise SignatureError("malformed_cert") from None
-    _check_cert_dates(cert, now, expired="cert_expired")
-    if not any(_is_paypal_host(name.lower()) for name in _cert_names(cert)):
+    try:
+        key: Any = cert.public_key()
+    except (ValueError, UnsupportedAlgorithm):
+        key = None
+    return _PayPalCert(*_validity(cert), names_paypal=any(_is_paypal_host(n.lower()) for n in _cert_names(cert)),
+                       issuers=None if trusted_roots_pem is None else _issuing_roots(cert, trusted_roots_pem),
+                       key=key if isinstance(key, rsa.RSAPublicKey) else None)
+
+
+def _check_paypal_cert(cert: _PayPalCert, now: float) -> None:
+    """Dates, subject, then issuer: the leaf must be valid now, and so must a trusted root that issued it."""
+    if now < cert.not_before:
+        raise SignatureError("cert_not_yet_valid")
+    if now > cert.not_after:
+        raise SignatureError("cert_expired")
+    if not cert.names_paypal:
         raise SignatureError("cert_subject_not_allowed")
-    if trusted_roots_pem is not None:
-        _check_cert_chain(cert, trusted_roots_pem, now)
-    return cert
+    if cert.issuers is not None and not any(low <= now <= high for low, high in cert.issuers):
+        raise SignatureError("untrusted_cert")
 
 
 def _paypal_cert(
@@ -519,7 +555,7 @@ def _paypal_cert(
     fetch_cert: Callable[[str], bytes],
     cert_cache: dict[str, bytes] | None,
     trusted_roots_pem: bytes | None,
-) -> x509.Certificate:
+) -> _PayPalCert:
     """Fetch (or reuse) and validate the certificate at ``url``.
 
     Only certificates that pass validation are cached; a cached one that no
@@ -528,7 +564,8 @@ def _paypal_cert(
     cached = cert_cache.get(url) if cert_cache is not None else None
     pem = cached if cached is not None else _fetch_pem(url, fetch_cert)
     try:
-        cert = _validate_paypal_cert(pem, now, trusted_roots_pem)
+        cert = _inspect_paypal_cert(pem, trusted_roots_pem)
+        _check_paypal_cert(cert, now)
     except SignatureError:
         if cert_cache is not None:
             cert_cache.pop(url, None)
@@ -538,18 +575,17 @@ def _paypal_cert(
     return cert
 
 
-def _rsa_match(cert: x509.Certificate, signature: bytes, messages: Sequence[tuple[str, bytes]]) -> str | None:
+def _rsa_match(cert: _PayPalCert, signature: bytes, messages: Sequence[tuple[str, bytes]]) -> str | None:
     """Return the label of the first message the certificate's key signed."""
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+    from cryptography.hazmat.primitives.asymmetric import padding
 
-    key = cert.public_key()
-    if not isinstance(key, rsa.RSAPublicKey):
+    if cert.key is None:
         raise SignatureError("unsupported_key")
     for label, message in messages:
         try:
-            key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
+            cert.key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
         except InvalidSignature:
             continue
         return label
@@ -573,7 +609,9 @@ def verify_paypal(
     (unsigned decimal CRC32), RSA PKCS#1 v1.5 / SHA-256 with the certificate
     at ``paypal-cert-url``. The URL must be ``https`` on ``paypal.com`` or a
     subdomain (checked before fetching); ``fetch_cert(url)`` returns PEM bytes
-    and results are cached by URL in ``cert_cache``. The certificate must be
+    and results are cached by URL in ``cert_cache`` (what does not depend on
+    the time is worked out once per certificate and roots, so a delivery
+    costs one RSA verify). The certificate must be
     valid at ``now``, name a paypal.com host and, when ``trusted_roots_pem``
     is given, be directly issued by one of those certificates (pass PayPal's
     issuing CA in production: without it any self-signed certificate served
@@ -625,6 +663,14 @@ def _seller_key(value: object) -> str | None:
     return None
 
 
+@lru_cache(maxsize=8)
+def _networks(
+    allowed: tuple[str, ...],
+) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Parse a configured allowlist once (a bad entry is a ValueError, and is not cached)."""
+    return tuple(ipaddress.ip_network(net) for net in allowed)
+
+
 def verify_ozon_source(source_ip: str, allowed_networks: Sequence[str] = OZON_NETWORKS) -> None:
     """Check only the source address of an Ozon push (before its body is parsed).
 
@@ -632,8 +678,7 @@ def verify_ozon_source(source_ip: str, allowed_networks: Sequence[str] = OZON_NE
     ``X-Forwarded-For`` value; it must lie in ``allowed_networks``.
     """
     address = _source_address(source_ip)
-    networks = [ipaddress.ip_network(net) for net in _sequence(allowed_networks, "networks")]
-    if not any(address in network for network in networks):
+    if not any(address in network for network in _networks(tuple(_sequence(allowed_networks, "networks")))):
         raise SignatureError("source_not_allowed", str(address))
 
 
