@@ -14,8 +14,8 @@ import pytest
 from backout_dev.sim import FaultPlan, SimConfig, run_simulation
 from backout_dev.sim.scenarios import BUILDERS, enabled_builders
 
-ORDERS = int(os.environ.get("BACKOUT_SIM_ORDERS", "100"))
-DELIVERIES = int(os.environ.get("BACKOUT_SIM_DELIVERIES", "1000"))
+ORDERS = int(os.environ.get("BACKOUT_SIM_ORDERS", "300"))
+DELIVERIES = int(os.environ.get("BACKOUT_SIM_DELIVERIES", "3000"))
 SEED = int(os.environ.get("BACKOUT_SIM_SEED", "20261121"))
 
 
