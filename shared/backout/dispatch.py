@@ -38,6 +38,8 @@ from backout.repo.orders import OrdersRepository
 from backout.saga.orders import COOLING_OFF
 
 _NAME_SAFE = re.compile(r"[^A-Za-z0-9_-]")
+#: Order attribute set once the order's intake (timeline entry, parked events applied) has run to its end.
+INTAKE_DONE = "intake_done"
 
 
 def execution_name(order_id: str, request_id: str) -> str:
@@ -144,11 +146,24 @@ class Dispatcher:
         }
         outcome = self.repo.upsert_order(order, ev.occurred_at.isoformat())
         count_placed(self.repo, order, ev.occurred_at)  # the rates' denominator; counted once per order
-        if outcome == "created":
-            self.repo.append_timeline(str(ev.order_id), "order_recorded",
+        if outcome == "created" or not (self.repo.get_order(str(ev.order_id)) or {}).get(INTAKE_DONE):
+            self._finish_intake(ev, created=outcome == "created")
+
+    def _finish_intake(self, ev: OrderPlaced, created: bool) -> None:
+        """Note the new order on its timeline and apply the events parked for it, then mark that done.
+
+        Only the delivery that created the order finds it new. If it dies before the end (a crash
+        while a parked cancel request is applied), its retry finds the order "stale"; the missing
+        mark tells it to finish, else the parked events would never be applied: no later delivery
+        brings them (a polled Ozon request's inbox key is taken, so the poller records it no more).
+        """
+        order_id = str(ev.order_id)
+        if created or "order_recorded" not in {step.get("step") for step in self.repo.timeline(order_id)}:
+            self.repo.append_timeline(order_id, "order_recorded",
                                       {"total": ev.total, "currency": ev.currency, "gateway": ev.gateway.value,
                                        "source": ev.source_id})
-            self._replay_parked(str(ev.order_id), ev.payment_ref)
+        self._replay_parked(order_id, ev.payment_ref)
+        self.repo.set_flag(order_id, INTAKE_DONE, True)
 
     def _park(self, event: DomainEvent) -> None:
         """Keep an event that arrived before its order (or its payment); applied when the order is known.
@@ -175,16 +190,27 @@ class Dispatcher:
 
     # ------------------------------------------------------------ cancellation
     def _cancel_requested(self, ev: CancelRequested) -> None:
+        """Record the request, move the order to CANCEL_REQUESTED and start the request's saga.
+
+        The stream delivers at least once, and may deliver a record again long after its saga
+        ended (a batch is retried from its first failed record, so the records after that one are
+        applied twice). A request already recorded whose saga began has had its say: an order it
+        left OPEN (rejected, withdrawn) is not moved back, since that saga, named after the request,
+        cannot start a second time and nothing would ever move the order on.
+        """
         order_id = str(ev.order_id)
         request = {"request_id": ev.request_id, "initiator": ev.initiator.value, "reason": ev.reason,
                    "provider": ev.provider, "source_id": ev.source_id,
                    "platform_cancellation_id": ev.platform_cancellation_id}
-        if self.repo.record_request(order_id, request):
+        recorded = self.repo.record_request(order_id, request)
+        if recorded:
             self.repo.append_timeline(order_id, "cancel_requested", {k: v for k, v in request.items() if v})
         order = self.repo.require_order(order_id)
         status = OrderStatus(order["status"])
         if status == OrderStatus.CANCEL_REQUESTED and order.get("active_request_id") == ev.request_id:
             self._start_saga(order_id, ev.request_id)  # a replay after a crash between the two writes
+            return
+        if not recorded and status == OrderStatus.OPEN and self._saga_began(order_id, ev.request_id):
             return
         if not can_transition(status, OrderStatus.CANCEL_REQUESTED):
             self.repo.append_timeline(order_id, "cancel_request_not_started",
@@ -192,6 +218,11 @@ class Dispatcher:
             return
         self.repo.transition(order_id, OrderStatus.CANCEL_REQUESTED, active_request_id=ev.request_id)
         self._start_saga(order_id, ev.request_id)
+
+    def _saga_began(self, order_id: str, request_id: str) -> bool:
+        """Whether the request's saga ran its first step (BeginCancellation notes it on the timeline)."""
+        return any(step.get("step") == "saga_started" and (step.get("detail") or {}).get("request_id") == request_id
+                   for step in self.repo.timeline(order_id))
 
     def _start_saga(self, order_id: str, request_id: str) -> None:
         sfn = aws.client("stepfunctions")
