@@ -18,7 +18,7 @@ from typing import Any
 from backout import metric_names as names
 from backout.ops.emit import emit
 from backout.ops.rates import CANCELLED, PLACED, Count, Kind
-from backout.repo.dynamo import from_item, is_condition_failure, raise_transient, to_item, values
+from backout.repo.dynamo import from_item, to_item, values, written_once
 from backout.repo.orders import OrdersRepository, now_iso
 
 COUNTS_PK = "STATS#COUNTS"
@@ -34,21 +34,14 @@ def _count(repo: OrdersRepository, order: dict[str, Any], kind: Kind, day: date,
     channel, gateway = str(order.get("channel", "")), str(order.get("gateway", ""))
     sk = f"{day.isoformat()}#{kind}#{channel}#{gateway}#{initiator}"
     marker = {"pk": f"ORDER#{order['order_id']}", "sk": f"COUNTED#{kind}", "counter": sk, "at": now_iso()}
-    try:
-        repo.ddb.transact_write_items(TransactItems=[
-            {"Put": {"TableName": repo.table, "Item": to_item(marker), "ConditionExpression": "attribute_not_exists(pk)"}},
-            {"Update": {"TableName": repo.table, "Key": to_item({"pk": COUNTS_PK, "sk": sk}),
-                        "UpdateExpression": "ADD n :one SET #d = :d, kind = :k, channel = :c, gateway = :g, initiator = :i",
-                        "ExpressionAttributeNames": {"#d": "day"},
-                        "ExpressionAttributeValues": values({":one": 1, ":d": day.isoformat(), ":k": kind,
-                                                             ":c": channel, ":g": gateway, ":i": initiator})}},
-        ])
-        return True
-    except Exception as exc:
-        if is_condition_failure(exc):
-            return False
-        raise_transient(exc)
-        raise
+    return written_once(lambda: repo.ddb.transact_write_items(TransactItems=[
+        {"Put": {"TableName": repo.table, "Item": to_item(marker), "ConditionExpression": "attribute_not_exists(pk)"}},
+        {"Update": {"TableName": repo.table, "Key": to_item({"pk": COUNTS_PK, "sk": sk}),
+                    "UpdateExpression": "ADD n :one SET #d = :d, kind = :k, channel = :c, gateway = :g, initiator = :i",
+                    "ExpressionAttributeNames": {"#d": "day"},
+                    "ExpressionAttributeValues": values({":one": 1, ":d": day.isoformat(), ":k": kind,
+                                                         ":c": channel, ":g": gateway, ":i": initiator})}},
+    ]))
 
 
 def day_of(when: datetime | date | None) -> date:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
@@ -77,3 +77,16 @@ def raise_transient(exc: Exception) -> None:
     """Turn throttling and 5xx into TransientError so the saga retries them."""
     if error_code(exc) in TRANSIENT_CODES:
         raise TransientError(f"DynamoDB: {error_code(exc)}") from exc
+
+
+def written_once(write: Callable[[], Any]) -> bool:
+    """Run a conditional write: True when it applied, False when its condition failed (already done);
+    throttling and 5xx become TransientError, anything else is raised as it is."""
+    try:
+        write()
+        return True
+    except Exception as exc:
+        if is_condition_failure(exc):
+            return False
+        raise_transient(exc)
+        raise

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from backout import aws
-from backout.repo.dynamo import from_item, is_condition_failure, raise_transient, to_item, values
+from backout.repo.dynamo import from_item, to_item, values, written_once
 from backout.repo.orders import now_iso
 
 
@@ -39,23 +39,16 @@ class InventoryRepository:
         """Put one order line back in stock exactly once; False if already done."""
         ledger = {"pk": f"SKU#{sku}", "sk": f"LEDGER#{order_id}#{line_id}", "order_id": order_id,
                   "line_id": line_id, "quantity": quantity, "request_id": request_id, "at": now_iso()}
-        try:
-            self.ddb.transact_write_items(
-                TransactItems=[
-                    {"Put": {"TableName": self.table, "Item": to_item(ledger),
-                             "ConditionExpression": "attribute_not_exists(pk)"}},
-                    {"Update": {"TableName": self.table,
-                                "Key": to_item({"pk": f"SKU#{sku}", "sk": "STOCK"}),
-                                "UpdateExpression": "ADD on_hand :q",
-                                "ExpressionAttributeValues": values({":q": quantity})}},
-                ]
-            )
-            return True
-        except Exception as exc:
-            if is_condition_failure(exc):
-                return False
-            raise_transient(exc)
-            raise
+        return written_once(lambda: self.ddb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": self.table, "Item": to_item(ledger),
+                         "ConditionExpression": "attribute_not_exists(pk)"}},
+                {"Update": {"TableName": self.table,
+                            "Key": to_item({"pk": f"SKU#{sku}", "sk": "STOCK"}),
+                            "UpdateExpression": "ADD on_hand :q",
+                            "ExpressionAttributeValues": values({":q": quantity})}},
+            ]
+        ))
 
     def ledger_entry(self, sku: str, order_id: str, line_id: str) -> dict[str, Any] | None:
         """The restock ledger entry of one order line, or None."""

@@ -21,7 +21,7 @@ from typing import Any
 from backout import aws
 from backout.domain.order import TERMINAL, OrderStatus, check_transition, order_refresh, sources_for
 from backout.errors import IllegalTransition, OrderNotFound
-from backout.repo.dynamo import from_item, is_condition_failure, raise_transient, to_item, values
+from backout.repo.dynamo import from_item, is_condition_failure, raise_transient, to_item, values, written_once
 
 
 def now_iso() -> str:
@@ -51,18 +51,11 @@ class OrdersRepository:
 
     def _put_new(self, item: dict[str, Any]) -> bool:
         """Put if absent; False when it already exists."""
-        try:
-            self.ddb.put_item(
-                TableName=self.table,
-                Item=to_item(item),
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-            return True
-        except Exception as exc:
-            if is_condition_failure(exc):
-                return False
-            raise_transient(exc)
-            raise
+        return written_once(lambda: self.ddb.put_item(
+            TableName=self.table,
+            Item=to_item(item),
+            ConditionExpression="attribute_not_exists(pk)",
+        ))
 
     # ------------------------------------------------------------ orders
     def get_order(self, order_id: str) -> dict[str, Any] | None:
@@ -154,20 +147,13 @@ class OrdersRepository:
         The effect id goes into a set in the same conditional update, so a retry
         after a crash counts nothing twice. False when it was already counted.
         """
-        try:
-            self.ddb.update_item(
-                TableName=self.table,
-                Key=to_item({"pk": _pk(order_id), "sk": "META"}),
-                UpdateExpression="ADD refunded_total :a, refunded_effects :e",
-                ConditionExpression="attribute_not_exists(refunded_effects) OR NOT contains(refunded_effects, :id)",
-                ExpressionAttributeValues={**values({":a": amount, ":id": effect_id}), ":e": {"SS": [effect_id]}},
-            )
-            return True
-        except Exception as exc:
-            if is_condition_failure(exc):
-                return False
-            raise_transient(exc)
-            raise
+        return written_once(lambda: self.ddb.update_item(
+            TableName=self.table,
+            Key=to_item({"pk": _pk(order_id), "sk": "META"}),
+            UpdateExpression="ADD refunded_total :a, refunded_effects :e",
+            ConditionExpression="attribute_not_exists(refunded_effects) OR NOT contains(refunded_effects, :id)",
+            ExpressionAttributeValues={**values({":a": amount, ":id": effect_id}), ":e": {"SS": [effect_id]}},
+        ))
 
     # ------------------------------------------------------------ requests
     def record_request(self, order_id: str, request: dict[str, Any]) -> bool:
