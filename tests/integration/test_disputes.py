@@ -10,24 +10,16 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any
 
 from backout.dispatch import Dispatcher
 from backout.domain.events import DisputeOpened, ShipmentScanned, ShipmentStatus
 from backout.repo.orders import OrdersRepository
 from backout.saga.evidence import POLICY_TEXT
 from tests.conftest import Shop, line, order_body_for, place_order, send_gateway_event
+from tests.integration.flow import wait_until
 
 NOW = datetime.now(timezone.utc)
-
-
-def wait_until(check: Callable[[], Any], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise TimeoutError("condition not reached")
 
 
 def evidence_effect(order_id: str, dispute_id: str) -> dict[str, Any] | None:

@@ -5,22 +5,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import platform
 import sys
 from typing import TextIO
-
-
-def machine() -> str:
-    """nproc, CPU model and Python version (for the figures in docs/simulation.md)."""
-    import os
-
-    model = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            model = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), model)
-    except OSError:
-        pass
-    return f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}"
 
 
 def run_soak(orders: int, deliveries: int, seed: int, threads: int, fault_scale: float,
@@ -28,6 +14,7 @@ def run_soak(orders: int, deliveries: int, seed: int, threads: int, fault_scale:
     """Start the stack, run the simulation, print the table; 0 when every invariant holds."""
     import stripe
 
+    from backout_dev.bench import machine
     from backout_dev.env import LocalEnvironment
     from backout_dev.sim import FaultPlan, SimConfig, run_simulation
 
