@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from backout.dispatch import Dispatcher
+from backout.ingress.receiver import read_inbox_item
 from backout.ops.logs import saga_logger
 from backout.ops.publish import dispatched
 from backout.repo.dynamo import from_item
@@ -31,9 +32,10 @@ def _record_handler(record: DynamoDBRecord) -> None:
     _dispatcher = _dispatcher or Dispatcher()
     image = record.raw_event["dynamodb"].get("NewImage")
     item = from_item(image) or {}
-    kinds = _dispatcher.handle_delivery(item)
-    logger.info("delivery dispatched", extra={"key": item.get("pk"), "provider": item.get("provider"), "events": kinds})
-    dispatched(str(item.get("provider", "")), kinds)
+    delivery = read_inbox_item(item)
+    kinds = _dispatcher.handle_record(delivery)
+    logger.info("delivery dispatched", extra={"key": delivery.key, "provider": delivery.provider, "events": kinds})
+    dispatched(delivery.provider, kinds)
 
 
 @logger.inject_lambda_context

@@ -33,6 +33,7 @@ from backout.domain.events import (
 )
 from backout.domain.order import OrderStatus, can_transition
 from backout.ingress.normalize import normalize
+from backout.ingress.receiver import InboxRecord, read_inbox_item
 from backout.ops.counters import count_placed
 from backout.repo.orders import OrdersRepository
 from backout.saga.orders import COOLING_OFF
@@ -55,11 +56,15 @@ class Dispatcher:
         self.repo = repo or OrdersRepository()
 
     def handle_delivery(self, item: dict[str, Any]) -> list[str]:
-        """Normalise one inbox item and apply its events; returns their kinds."""
+        """Normalise one inbox item (plain values) and apply its events; returns their kinds."""
+        return self.handle_record(read_inbox_item(item))
+
+    def handle_record(self, record: InboxRecord) -> list[str]:
+        """Normalise one recorded delivery and apply its events; returns their kinds."""
         from datetime import datetime, timezone
 
-        received = datetime.fromtimestamp(int(item["received_at"]) / 1000, tz=timezone.utc)
-        events = normalize(item["provider"], json.loads(item["body"]), json.loads(item.get("headers") or "{}"), received)
+        received = datetime.fromtimestamp(record.received_at_ms / 1000, tz=timezone.utc)
+        events = normalize(record.provider, json.loads(record.body), record.headers, received)
         for event in events:
             self.apply(event)
         return [e.kind for e in events]

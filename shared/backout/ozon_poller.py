@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
-from backout.ingress.keys import OZON_POLLED_TYPE, dedupe_key, topic_of
+from backout.ingress.keys import OZON_POLLED_TYPE, identify
 from backout.ingress.receiver import Delivery, inbox_item, put_inbox_item
 
 #: Marks an inbox item written by the poller rather than received over HTTP.
@@ -63,6 +63,6 @@ def poll(client: CancellationLister, put: Callable[[dict[str, Any]], bool] | Non
         text = json.dumps(body, sort_keys=True, separators=(",", ":"))
         headers = {"content-type": "application/json", POLLER_HEADER: "1"}
         delivery = Delivery("ozon", text.encode(), headers, "", f"poll:{cancellation.cancellation_id}")
-        item = inbox_item(delivery, dedupe_key("ozon", body, headers), topic_of("ozon", body, headers), text, now)
+        item = inbox_item(delivery, *identify("ozon", body, headers), text, now)
         recorded += bool((put or put_inbox_item)(item))
     return PollResult(listed=len(listed), recorded=recorded)

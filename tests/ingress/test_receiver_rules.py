@@ -199,7 +199,7 @@ def test_signed_json_that_is_not_an_object_is_400(provider: str, secrets: dict[s
 def test_unknown_topics_are_recorded_for_the_dispatcher_to_ignore(secrets: dict[str, Any], fake: Puts) -> None:
     d = kit.make("stripe", secrets, mutate=lambda body: body.update(type="customer.created"))
     answer = _answer(d)
-    assert answer.status == 200 and json.loads(fake.items[d.key]["audit"]["S"])["topic"] == "customer.created"
+    assert answer.status == 200 and json.loads(fake.items[d.key]["meta"]["S"])["topic"] == "customer.created"
 
 
 # ----------------------------------------------------------------- PayPal's certificate

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from backout.dispatch import Dispatcher
+from backout.ingress.receiver import InboxRecord
 from backout.repo.orders import OrdersRepository
 from backout_dev.replay import replay_all
 from tests.conftest import Shop, line
@@ -25,15 +26,15 @@ def _dispatch_result(env: Any) -> Any:
 def test_dead_lettered_delivery_is_replayed_exactly_once(shop: Shop, local_env: Any,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     # Given a dispatcher that fails on one order's delivery until its retries run out
-    original = Dispatcher.handle_delivery
+    original = Dispatcher.handle_record
     broken: set[str] = set()
 
-    def failing(self: Dispatcher, item: dict[str, Any]) -> list[str]:
-        if any(sku in str(item.get("body")) for sku in broken):
+    def failing(self: Dispatcher, record: InboxRecord) -> list[str]:
+        if any(sku in record.body for sku in broken):
             raise RuntimeError("injected dispatcher fault")
-        return original(self, item)
+        return original(self, record)
 
-    monkeypatch.setattr(Dispatcher, "handle_delivery", failing)
+    monkeypatch.setattr(Dispatcher, "handle_record", failing)
     poller = _dispatch_poller(local_env)
     dead_before = poller.dead_lettered
     sku = f"RP-{uuid.uuid4().hex[:8]}"

@@ -54,8 +54,9 @@ def test_a_polled_item_normalises_to_a_formal_cancel_request() -> None:
     inbox = Inbox()
     poll(Lister([_request(11, "0001-1")]), inbox, now=1_800_000_000.0)
     item = next(iter(inbox.items.values()))
-    assert item["provider"]["S"] == "ozon" and json.loads(item["audit"]["S"])["topic"] == "TYPE_CANCELLATION_REQUESTED"
-    events = normalize("ozon", json.loads(item["body"]["S"]), json.loads(item["headers"]["S"]),
+    meta = json.loads(item["meta"]["S"])
+    assert item["pk"]["S"].startswith("ozon:") and meta["topic"] == "TYPE_CANCELLATION_REQUESTED"
+    events = normalize("ozon", json.loads(item["body"]["S"]), meta["headers"],
                        datetime.now(timezone.utc))
     assert len(events) == 1 and isinstance(events[0], CancelRequested)
     request = events[0]

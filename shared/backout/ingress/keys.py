@@ -137,11 +137,21 @@ def dedupe_key(provider: str, body: Body, headers: Mapping[str, str]) -> str:
     wrong type, or the id the key is made of is missing, empty or not a
     string/integer.
     """
+    return _dedupe_key(provider, body, _lower(headers))
+
+
+def _dedupe_key(provider: str, body: Body, lowered: Mapping[str, str]) -> str:
     try:
         key = _KEYS[provider]
     except KeyError:
         raise MalformedPayload(f"unknown provider {provider!r}") from None
-    return f"{provider}:{key(body, _lower(headers))}"
+    return f"{provider}:{key(body, lowered)}"
+
+
+def identify(provider: str, body: Body, headers: Mapping[str, str]) -> tuple[str, str]:
+    """``(dedupe_key(...), topic_of(...))`` of one delivery, reading the headers once."""
+    lowered = _lower(headers)
+    return _dedupe_key(provider, body, lowered), _topic_of(provider, body, lowered)
 
 
 _TOPIC_FIELDS: dict[str, str] = {
@@ -168,9 +178,13 @@ def topic_of(provider: str, body: Body, headers: Mapping[str, str]) -> str:
     MalformedPayload when a required topic is missing or the body is not
     an object.
     """
+    return _topic_of(provider, body, _lower(headers))
+
+
+def _topic_of(provider: str, body: Body, lowered: Mapping[str, str]) -> str:
     if provider in _TOPIC_HEADERS:
         name = _TOPIC_HEADERS[provider]
-        return _ident(_lower(headers).get(name), f"{name} header")
+        return _ident(lowered.get(name), f"{name} header")
     if provider in _TOPIC_FIELDS:
         name = _TOPIC_FIELDS[provider]
         return _ident(_object(body, provider).get(name), f"{provider} {name}")

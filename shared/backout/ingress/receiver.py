@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import os
 import re
@@ -55,7 +56,7 @@ from typing import Any, NamedTuple
 
 from backout import aws
 from backout.ingress import verify
-from backout.ingress.keys import OZON_POLLED_TYPE, MalformedPayload, dedupe_key, topic_of
+from backout.ingress.keys import OZON_POLLED_TYPE, MalformedPayload, identify
 
 #: Headers never stored with a delivery (credentials and signatures): any name containing one of these.
 _SECRET_HEADER_HINTS = ("signature", "hmac", "authorization", "cookie", "api-key", "transmission-sig")
@@ -367,8 +368,14 @@ def delivery_from_api_event(provider: str, event: Mapping[str, Any]) -> Delivery
     return Delivery(provider, raw, headers, source_ip, str(ctx.get("requestId", "")) if isinstance(ctx, dict) else "")
 
 
+@functools.lru_cache(maxsize=512)
+def _kept(name: str) -> bool:
+    """Whether a header is stored with a delivery (senders send the same few names on every delivery)."""
+    return _SECRET_HEADER.search(name) is None
+
+
 def _stored_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    return {k: v for k, v in headers.items() if _SECRET_HEADER.search(k) is None}
+    return {k: v for k, v in headers.items() if _kept(k)}
 
 
 def _is_woocommerce_ping(d: Delivery) -> bool:
@@ -452,8 +459,7 @@ def receive(delivery: Delivery, *, now: float | None = None, config: Mapping[str
         if provider == "ozon" and body.get("message_type") == "TYPE_PING":
             return Answer(200, _ozon_ping(now), {"provider": provider, "status": 200, "ping": True})
         try:
-            key = dedupe_key(provider, body, delivery.headers)
-            topic = topic_of(provider, body, delivery.headers)
+            key, topic = identify(provider, body, delivery.headers)
         except MalformedPayload as exc:
             raise Rejected(400, exc.reason[:200]) from exc
         if len(key.encode("utf-8")) > MAX_KEY_BYTES:
@@ -487,26 +493,58 @@ def answer_api_event(event: Mapping[str, Any], served: Sequence[str] | frozenset
 
 
 def inbox_item(delivery: Delivery, key: str, topic: str, text: str, now: float) -> dict[str, Any]:
-    """The inbox item (DynamoDB attribute values) recording one delivery.
+    """The inbox item (DynamoDB attribute values) recording one delivery: five attributes.
 
-    What the dispatcher, replay and TTL read is an attribute of its own
-    (``provider``, ``body``, ``headers``, ``received_at`` in ms, ``expires_at``);
-    what only a person reads (the topic, the source address, API Gateway's
-    request id) is one JSON string attribute, ``audit``
-    (``{"topic": ..., "source_ip": ..., "request_id": ...}``): every attribute
-    costs CPU on each write, while DynamoDB bills by size.
+    ``pk`` is the dedupe key ``"<provider>:<id>"`` (so it names the
+    provider), ``body`` the body as received, ``received_at`` the arrival in
+    ms (the dispatcher reads it, ``backout replay`` filters on it) and
+    ``expires_at`` the TTL. Everything else is one JSON string, ``meta``:
+    the stored headers (signatures and credentials left out), which the
+    dispatcher reads, and what only a person reads (the topic, the source
+    address, API Gateway's request id). Every attribute costs CPU on each
+    write, in botocore and behind it, while DynamoDB bills by size; read an
+    item back with :func:`read_inbox_item`.
     """
     retention_days = int(os.environ.get("INBOX_RETENTION_DAYS", "35"))
-    audit = {"topic": topic[:MAX_TOPIC_CHARS], "source_ip": delivery.source_ip, "request_id": delivery.request_id}
+    meta = {"headers": _stored_headers(delivery.headers), "topic": topic[:MAX_TOPIC_CHARS],
+            "source_ip": delivery.source_ip, "request_id": delivery.request_id}
     return {
         "pk": {"S": key},
-        "provider": {"S": delivery.provider},
         "body": {"S": text},
-        "headers": {"S": json.dumps(_stored_headers(delivery.headers), separators=(",", ":"))},
-        "audit": {"S": json.dumps(audit, separators=(",", ":"))},
+        "meta": {"S": json.dumps(meta, separators=(",", ":"))},
         "received_at": {"N": str(int(now * 1000))},
         "expires_at": {"N": str(int(now) + retention_days * 86400)},
     }
+
+
+class InboxRecord(NamedTuple):
+    """One inbox item as the dispatcher needs it."""
+
+    key: str
+    provider: str
+    body: str
+    headers: dict[str, str]
+    received_at_ms: int
+    topic: str
+
+
+def read_inbox_item(item: Mapping[str, Any]) -> InboxRecord:
+    """Read an inbox item (plain values, as ``from_item`` gives them) written by :func:`inbox_item`.
+
+    Items written before ``meta`` existed (``provider``, ``headers`` and
+    ``audit`` attributes of their own) are read too: they stay in the table
+    and the stream for a while after a deploy, and replay reads them for
+    ``InboxRetentionDays``.
+    """
+    key = str(item["pk"])
+    if "meta" in item:
+        meta = json.loads(item["meta"])
+        headers, topic = meta.get("headers") or {}, str(meta.get("topic", ""))
+    else:
+        headers = json.loads(item.get("headers") or "{}")
+        topic = str(json.loads(item.get("audit") or "{}").get("topic", ""))
+    provider = str(item.get("provider") or key.split(":", 1)[0])
+    return InboxRecord(key, provider, str(item["body"]), headers, int(item["received_at"]), topic)
 
 
 def put_inbox_item(item: dict[str, Any]) -> bool:
