@@ -27,7 +27,7 @@ CHILD = r"""
 import importlib.util, json, sys
 spec = json.load(sys.stdin)
 from backout.ingress import receiver
-receiver.load_webhook_config = lambda: spec["config"]
+receiver.load_webhook_config = lambda settings=None: spec["config"]
 receiver.put_inbox_item = lambda item: True
 certs = spec["certs"]
 receiver.fetch_paypal_cert = lambda url: certs[url].encode()

@@ -48,7 +48,7 @@ class Puts:
 def fake(secrets: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[Puts]:
     """Route the receiver's config and put to fakes; PayPal's certificate host serves the fake CA."""
     puts = Puts()
-    monkeypatch.setattr(receiver, "load_webhook_config", lambda: secrets["webhooks"])
+    monkeypatch.setattr(receiver, "load_webhook_config", lambda settings=None: secrets["webhooks"])
     monkeypatch.setattr(receiver, "put_inbox_item", puts)
     monkeypatch.setattr(receiver, "fetch_paypal_cert", paypal_cert_fetcher(secrets))
     receiver.clear_paypal_cert_cache()
@@ -288,7 +288,7 @@ def test_real_paypal_fetcher_refuses_redirects_and_classifies_failures(monkeypat
 
 def test_missing_configuration_is_our_fault_500(secrets: dict[str, Any], fake: Puts,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(receiver, "load_webhook_config", lambda: {})
+    monkeypatch.setattr(receiver, "load_webhook_config", lambda settings=None: {})
     for provider in kit.PROVIDERS:
         answer = _answer(kit.make(provider, secrets))
         assert answer.status == 500 and isinstance(answer.fault, receiver.ConfigError), provider

@@ -38,3 +38,43 @@ def test_a_failing_reinvocation_raises_so_the_message_stays() -> None:
         handle({"requestContext": {"functionArn": "f"}, "requestPayload": {}, "_attributes": {}})
     with pytest.raises(ValueError):
         invoke_handler(lambda fn, payload: ({}, False))({"_attributes": {}})
+
+
+
+def test_a_trimmed_stream_batch_falls_back_to_the_inbox_items_of_its_arrival_window(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stream no longer has the batch: its deliveries are the inbox items that arrived in its window.
+
+    The arrival time is inside ``meta`` (new items) or an attribute of its own (items written before), so both
+    count; the scan is followed page by page.
+    """
+    from backout.ingress.receiver import Delivery, inbox_item
+    from backout.ops import replay
+
+    def trimmed(info: dict[str, Any]) -> list[dict[str, Any]]:
+        raise RuntimeError("TrimmedDataAccessException: the batch is past the stream's retention")
+
+    start = 1_800_000_000.0  # 2027-01-15T08:00:00Z
+    items = [inbox_item(Delivery("stripe", b"{}", {}, "", ""), key, "t", "{}", at, 35)
+             for key, at in (("stripe:before", start - 5), ("stripe:first", start), ("stripe:last", start + 60),
+                             ("stripe:after", start + 62))]
+    items.insert(2, {"pk": {"S": "stripe:old-shape"}, "provider": {"S": "stripe"}, "body": {"S": "{}"},
+                     "received_at": {"N": str(int(start * 1000) + 30)}})
+    scans: list[dict[str, Any]] = []
+
+    class Table:
+        def scan(self, **kwargs: Any) -> dict[str, Any]:
+            scans.append(kwargs)
+            at = int(kwargs.get("ExclusiveStartKey", {}).get("at", 0))
+            wanted = [name.strip() for name in kwargs["ProjectionExpression"].split(",")]
+            page = [{k: v for k, v in item.items() if k in wanted} for item in items[at:at + 2]]
+            return {"Items": page} | ({"LastEvaluatedKey": {"at": at + 2}} if at + 2 < len(items) else {})
+
+    monkeypatch.setattr(replay, "_keys_from_stream", trimmed)
+    monkeypatch.setattr(replay.aws, "client", lambda service: Table())
+    body = {"DDBStreamBatchInfo": {"startSequenceNumber": "1", "endSequenceNumber": "9",
+                                   "approximateArrivalOfFirstRecord": "2027-01-15T08:00:00Z",
+                                   "approximateArrivalOfLastRecord": "2027-01-15T08:01:00Z"}}
+    keys = [k["pk"]["S"] for k in batch_keys(body, "inbox")]
+    assert keys == ["stripe:first", "stripe:old-shape", "stripe:last"]
+    assert len(scans) == 3 and all(s["TableName"] == "inbox" for s in scans)

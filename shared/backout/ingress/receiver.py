@@ -69,6 +69,7 @@ MAX_TOPIC_CHARS = 256
 
 DEFAULT_MAX_BODY_BYTES = 262144
 DEFAULT_REPLAY_WINDOW_SECONDS = 300
+DEFAULT_RETENTION_DAYS = 35
 
 #: How long the receiver waits for PayPal's certificate host (the sender gives up at a few seconds).
 PAYPAL_CERT_TIMEOUT_SECONDS = 2.0
@@ -76,6 +77,9 @@ PAYPAL_CERT_TIMEOUT_SECONDS = 2.0
 PAYPAL_CERT_MAX_BYTES = 65536
 #: Certificates kept in-process (valid ones only; PayPal rotates them by URL).
 PAYPAL_CERT_CACHE_SIZE = 16
+
+#: Compact JSON (``json.dumps`` with ``separators`` builds a new encoder on every call).
+_compact = json.JSONEncoder(separators=(",", ":")).encode
 
 _WOOCOMMERCE_PING = re.compile(rb"webhook_id=[0-9]{1,20}")
 _OZON_ERRORS = {400: "ERROR_PARAMETER_VALUE_MISSED"}
@@ -112,7 +116,7 @@ class Answer(NamedTuple):
     def to_api(self) -> dict[str, Any]:
         """The Lambda proxy response."""
         return {"statusCode": self.status, "headers": {"content-type": "application/json"},
-                "body": json.dumps(self.body, separators=(",", ":"))}
+                "body": _compact(self.body)}
 
 
 class Rejected(Exception):
@@ -140,24 +144,42 @@ class CertUnavailable(Exception):
 # configuration
 
 
-def load_webhook_config() -> Mapping[str, Any]:
+class Settings(NamedTuple):
+    """The receiver's settings from the function's environment.
+
+    A receiver function reads them once, when its handler is made (a Lambda
+    function's environment is fixed for the life of its process, and
+    Powertools reads its own settings at import the same way); a direct call
+    of :func:`receive` without them reads the environment then.
+    """
+
+    secrets_name: str | None
+    max_body_bytes: int
+    replay_window_seconds: int
+    retention_days: int
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        env = os.environ
+        return cls(env.get("WEBHOOK_SECRETS_NAME"),
+                   int(env.get("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)),
+                   int(env.get("REPLAY_WINDOW_SECONDS", DEFAULT_REPLAY_WINDOW_SECONDS)),
+                   int(env.get("INBOX_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)))
+
+
+def load_webhook_config(settings: Settings | None = None) -> Mapping[str, Any]:
     """The webhook configuration (one JSON secret, cached by Powertools parameters)."""
     from aws_lambda_powertools.utilities import parameters
 
     from backout.credentials import SECRET_MAX_AGE_SECONDS
 
-    value = parameters.get_secret(aws.env("WEBHOOK_SECRETS_NAME"), transform="json", max_age=SECRET_MAX_AGE_SECONDS)
+    name = (settings or Settings.from_env()).secrets_name
+    if name is None:
+        raise RuntimeError("missing environment variable WEBHOOK_SECRETS_NAME")
+    value = parameters.get_secret(name, transform="json", max_age=SECRET_MAX_AGE_SECONDS)
     if not isinstance(value, dict):
         raise ConfigError("the webhook secret must hold a JSON object")
     return value
-
-
-def _tolerance() -> int:
-    return int(os.environ.get("REPLAY_WINDOW_SECONDS", str(DEFAULT_REPLAY_WINDOW_SECONDS)))
-
-
-def _max_body_bytes() -> int:
-    return int(os.environ.get("MAX_BODY_BYTES", str(DEFAULT_MAX_BODY_BYTES)))
 
 
 def _entry(config: Mapping[str, Any], provider: str) -> Any:
@@ -195,27 +217,28 @@ def _strings(value: Any, what: str) -> list[str]:
 # ``before`` runs on the raw bytes (signatures; Ozon's source address),
 # ``after`` on the parsed body (Ozon's seller id).
 
-Check = Callable[[Delivery, Mapping[str, Any], float], None]
+Check = Callable[[Delivery, Mapping[str, Any], float, Settings], None]
 BodyCheck = Callable[[Delivery, Any, Mapping[str, Any]], None]
 
 
 def _hmac(fn: Callable[[bytes, Mapping[str, str], list[str]], Any]) -> Check:
-    def check(d: Delivery, config: Mapping[str, Any], now: float) -> None:
+    def check(d: Delivery, config: Mapping[str, Any], now: float, settings: Settings) -> None:
         fn(d.raw, d.headers, _secret_list(config, d.provider))
 
     return check
 
 
-def _stripe(d: Delivery, config: Mapping[str, Any], now: float) -> None:
-    verify.verify_stripe(d.raw, d.headers, _secret_list(config, "stripe"), now=now, tolerance=_tolerance())
+def _stripe(d: Delivery, config: Mapping[str, Any], now: float, settings: Settings) -> None:
+    verify.verify_stripe(d.raw, d.headers, _secret_list(config, "stripe"), now=now,
+                         tolerance=settings.replay_window_seconds)
 
 
-def _standard(d: Delivery, config: Mapping[str, Any], now: float) -> None:
+def _standard(d: Delivery, config: Mapping[str, Any], now: float, settings: Settings) -> None:
     verify.verify_standard_webhooks(d.raw, d.headers, _secret_list(config, "standard"), now=now,
-                                    tolerance=_tolerance())
+                                    tolerance=settings.replay_window_seconds)
 
 
-def _tiktok(d: Delivery, config: Mapping[str, Any], now: float) -> None:
+def _tiktok(d: Delivery, config: Mapping[str, Any], now: float, settings: Settings) -> None:
     pairs = _entry(config, "tiktok")
     if not isinstance(pairs, list) or not all(
         isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) and x for x in p) for p in pairs
@@ -272,14 +295,15 @@ def _fetch_via_module(url: str) -> bytes:
     return fetch_paypal_cert(url)  # looked up at call time, so a replaced fetcher is used
 
 
-def _paypal(d: Delivery, config: Mapping[str, Any], now: float) -> None:
-    settings = _settings(config, "paypal")
-    ids = _strings(settings.get("webhook_ids"), "paypal.webhook_ids")
-    roots = settings.get("trusted_roots_pem")
+def _paypal(d: Delivery, config: Mapping[str, Any], now: float, settings: Settings) -> None:
+    paypal = _settings(config, "paypal")
+    ids = _strings(paypal.get("webhook_ids"), "paypal.webhook_ids")
+    roots = paypal.get("trusted_roots_pem")
     if roots is not None and not (isinstance(roots, str) and "BEGIN CERTIFICATE" in roots):
         raise ConfigError("paypal.trusted_roots_pem: expected PEM certificates")
     try:
-        verify.verify_paypal(d.raw, d.headers, ids, now=now, tolerance=_tolerance(), fetch_cert=_fetch_via_module,
+        verify.verify_paypal(d.raw, d.headers, ids, now=now, tolerance=settings.replay_window_seconds,
+                             fetch_cert=_fetch_via_module,
                              cert_cache=_paypal_certs, trusted_roots_pem=roots.encode() if roots else None)
     except verify.SignatureError as exc:
         if isinstance(exc.__cause__, CertUnavailable):
@@ -299,7 +323,7 @@ def _ozon_settings(config: Mapping[str, Any]) -> tuple[list[str], list[str]]:
                      else list(verify.OZON_NETWORKS))
 
 
-def _ozon_source(d: Delivery, config: Mapping[str, Any], now: float) -> None:
+def _ozon_source(d: Delivery, config: Mapping[str, Any], now: float, settings: Settings) -> None:
     verify.verify_ozon_source(d.source_ip, _ozon_settings(config)[1])
 
 
@@ -424,31 +448,33 @@ Put = Callable[[dict[str, Any]], bool]
 
 
 def receive(delivery: Delivery, *, now: float | None = None, config: Mapping[str, Any] | None = None,
-            put: Put | None = None) -> Answer:
+            put: Put | None = None, settings: Settings | None = None) -> Answer:
     """Authenticate and record one delivery; answer at once.
 
     ``config`` is the webhook configuration (loaded from Secrets Manager
     when not given, and only once the cheap checks passed); ``put`` writes
     one inbox item and tells whether it was new (default: the conditional
-    DynamoDB put). 4xx answers write nothing; a duplicate is answered 200
-    and writes nothing. Our own faults raise.
+    DynamoDB put); ``settings`` default to the environment's. 4xx answers
+    write nothing; a duplicate is answered 200 and writes nothing. Our own
+    faults raise.
     """
     now = time.time() if now is None else now
+    settings = settings or Settings.from_env()
     provider = delivery.provider
     rules = PROVIDERS.get(provider)
     try:
         if rules is None:
             raise Rejected(404, "unknown provider")
-        max_bytes = _max_body_bytes()
+        max_bytes = settings.max_body_bytes
         if len(delivery.raw) > max_bytes:
             raise Rejected(413, f"body over {max_bytes} bytes")
         if _is_woocommerce_ping(delivery):
             return Answer(200, {"received": True, "ping": True}, {"provider": provider, "status": 200, "ping": True})
         if not _is_json(delivery.headers):
             raise Rejected(415, "content-type must be application/json")
-        cfg = load_webhook_config() if config is None else config
+        cfg = load_webhook_config(settings) if config is None else config
         try:
-            rules.before(delivery, cfg, now)
+            rules.before(delivery, cfg, now, settings)
             text, body = _parse(delivery.raw)
             if rules.after is not None:
                 rules.after(delivery, body, cfg)
@@ -466,14 +492,15 @@ def receive(delivery: Delivery, *, now: float | None = None, config: Mapping[str
             raise Rejected(400, "dedupe key too long")
     except Rejected as rej:
         return rejected_answer(provider, rej.status, rej.reason)
-    created = (put or put_inbox_item)(inbox_item(delivery, key, topic, text, now))
+    created = (put or put_inbox_item)(inbox_item(delivery, key, topic, text, now, settings.retention_days))
     log = {"provider": provider, "status": 200, "key": key, "topic": topic[:MAX_TOPIC_CHARS], "duplicate": not created}
     if provider == "ozon":
         return Answer(200, {"result": True}, log)
     return Answer(200, {"received": True, "duplicate": not created, "key": key}, log)
 
 
-def answer_api_event(event: Mapping[str, Any], served: Sequence[str] | frozenset[str]) -> Answer:
+def answer_api_event(event: Mapping[str, Any], served: Sequence[str] | frozenset[str],
+                     settings: Settings | None = None) -> Answer:
     """Answer one API Gateway v2 event for a function serving the providers ``served``.
 
     Never raises: our own faults become 500 (503 when a dependency is
@@ -483,7 +510,7 @@ def answer_api_event(event: Mapping[str, Any], served: Sequence[str] | frozenset
     try:
         if provider not in served:
             return rejected_answer(provider, 404, "unknown provider")
-        return receive(delivery_from_api_event(provider, event))
+        return receive(delivery_from_api_event(provider, event), settings=settings)
     except Rejected as rej:
         return rejected_answer(provider, rej.status, rej.reason)
     except Exception as exc:  # our fault: answer 5xx so the provider retries
@@ -492,28 +519,31 @@ def answer_api_event(event: Mapping[str, Any], served: Sequence[str] | frozenset
         return Answer(answer.status, answer.body, answer.log | {"fault": type(exc).__name__}, exc)
 
 
-def inbox_item(delivery: Delivery, key: str, topic: str, text: str, now: float) -> dict[str, Any]:
-    """The inbox item (DynamoDB attribute values) recording one delivery: five attributes.
+def inbox_item(delivery: Delivery, key: str, topic: str, text: str, now: float,
+               retention_days: int | None = None) -> dict[str, Any]:
+    """The inbox item (DynamoDB attribute values) recording one delivery: four attributes.
 
     ``pk`` is the dedupe key ``"<provider>:<id>"`` (so it names the
-    provider), ``body`` the body as received, ``received_at`` the arrival in
-    ms (the dispatcher reads it, ``backout replay`` filters on it) and
-    ``expires_at`` the TTL. Everything else is one JSON string, ``meta``:
+    provider), ``body`` the body as received and ``expires_at`` the TTL
+    (``retention_days`` after arrival; default ``INBOX_RETENTION_DAYS``).
+    Everything else is one JSON string, ``meta``: the arrival time in ms and
     the stored headers (signatures and credentials left out), which the
     dispatcher reads, and what only a person reads (the topic, the source
     address, API Gateway's request id). Every attribute costs CPU on each
-    write, in botocore and behind it, while DynamoDB bills by size; read an
-    item back with :func:`read_inbox_item`.
+    write, in botocore and behind it, while DynamoDB bills by size. Nothing
+    queries the inbox by those fields: ``backout replay``'s fallback reads
+    ``meta`` and filters itself (a Scan's capacity is counted by the items
+    read, not returned). Read an item back with :func:`read_inbox_item`.
     """
-    retention_days = int(os.environ.get("INBOX_RETENTION_DAYS", "35"))
-    meta = {"headers": _stored_headers(delivery.headers), "topic": topic[:MAX_TOPIC_CHARS],
-            "source_ip": delivery.source_ip, "request_id": delivery.request_id}
+    days = int(os.environ.get("INBOX_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)) if retention_days is None \
+        else retention_days
+    meta = {"received_at": int(now * 1000), "headers": _stored_headers(delivery.headers),
+            "topic": topic[:MAX_TOPIC_CHARS], "source_ip": delivery.source_ip, "request_id": delivery.request_id}
     return {
         "pk": {"S": key},
         "body": {"S": text},
-        "meta": {"S": json.dumps(meta, separators=(",", ":"))},
-        "received_at": {"N": str(int(now * 1000))},
-        "expires_at": {"N": str(int(now) + retention_days * 86400)},
+        "meta": {"S": _compact(meta)},
+        "expires_at": {"N": str(int(now) + days * 86400)},
     }
 
 
@@ -531,20 +561,23 @@ class InboxRecord(NamedTuple):
 def read_inbox_item(item: Mapping[str, Any]) -> InboxRecord:
     """Read an inbox item (plain values, as ``from_item`` gives them) written by :func:`inbox_item`.
 
-    Items written before ``meta`` existed (``provider``, ``headers`` and
-    ``audit`` attributes of their own) are read too: they stay in the table
-    and the stream for a while after a deploy, and replay reads them for
-    ``InboxRetentionDays``.
+    Items written before ``meta`` held everything (``provider``, ``headers``,
+    ``audit`` and ``received_at`` attributes of their own) are read too: they
+    stay in the table and the stream for a while after a deploy, and replay
+    reads them for ``InboxRetentionDays``.
     """
     key = str(item["pk"])
-    if "meta" in item:
-        meta = json.loads(item["meta"])
-        headers, topic = meta.get("headers") or {}, str(meta.get("topic", ""))
-    else:
-        headers = json.loads(item.get("headers") or "{}")
-        topic = str(json.loads(item.get("audit") or "{}").get("topic", ""))
+    meta = json.loads(item["meta"]) if "meta" in item else {
+        "headers": json.loads(item.get("headers") or "{}"), "received_at": item["received_at"],
+        "topic": json.loads(item.get("audit") or "{}").get("topic", "")}
     provider = str(item.get("provider") or key.split(":", 1)[0])
-    return InboxRecord(key, provider, str(item["body"]), headers, int(item["received_at"]), topic)
+    return InboxRecord(key, provider, str(item["body"]), meta.get("headers") or {}, int(meta["received_at"]),
+                       str(meta.get("topic", "")))
+
+
+def inbox_received_at_ms(item: Mapping[str, Any]) -> int:
+    """When an inbox item's delivery arrived (ms), from ``meta`` or, in an older item, its own attribute."""
+    return int(item["received_at"] if "received_at" in item else json.loads(item["meta"])["received_at"])
 
 
 def put_inbox_item(item: dict[str, Any]) -> bool:
@@ -568,8 +601,10 @@ def api_handler(served: Sequence[str] | frozenset[str], logger: Any) -> Callable
     ``logger`` is the function's Powertools Logger (passed in so this module stays light).
     """
 
+    settings = Settings.from_env()
+
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        answer = answer_api_event(event, served)
+        answer = answer_api_event(event, served, settings)
         if answer.fault is not None:
             logger.error("webhook receiver fault", extra=answer.log, exc_info=answer.fault)
         elif answer.status >= 400:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from backout import aws
-from backout.repo.dynamo import from_item, values
+from backout.repo.dynamo import from_item
 
 Handle = Callable[[dict[str, Any]], int]
 """Re-drive one message body; returns how many deliveries or invocations it re-ran."""
@@ -99,20 +99,27 @@ def _keys_from_stream(info: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _keys_from_window(info: dict[str, Any], table: str) -> list[dict[str, Any]]:
-    """Inbox items received in the batch's arrival window (the stream no longer has it)."""
+    """Inbox items received in the batch's arrival window (the stream no longer has it).
+
+    The arrival time is inside each item's ``meta`` (items written before
+    that have it as an attribute), so the scan reads both and filters here:
+    a Scan's capacity is counted by the items it reads either way.
+    """
     from datetime import datetime
+
+    from backout.ingress.receiver import inbox_received_at_ms
 
     def ms(value: str) -> int:
         return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
 
     low, high = ms(info["approximateArrivalOfFirstRecord"]) - 1000, ms(info["approximateArrivalOfLastRecord"]) + 1000
     ddb, keys = aws.client("dynamodb"), []
-    kwargs: dict[str, Any] = {"TableName": table, "ProjectionExpression": "pk",
-                              "FilterExpression": "received_at BETWEEN :lo AND :hi",
-                              "ExpressionAttributeValues": values({":lo": low, ":hi": high})}
+    kwargs: dict[str, Any] = {"TableName": table, "ProjectionExpression": "pk, meta, received_at"}
     while True:
         resp = ddb.scan(**kwargs)
-        keys.extend({"pk": i["pk"]} for i in resp.get("Items", []))
+        for raw in resp.get("Items", []):
+            if low <= inbox_received_at_ms(from_item(raw) or {}) <= high:
+                keys.append({"pk": raw["pk"]})
         if "LastEvaluatedKey" not in resp:
             return keys
         kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
