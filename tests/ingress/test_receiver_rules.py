@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 import urllib.error
 from collections.abc import Iterator
@@ -160,6 +161,23 @@ def test_replay_window_is_configurable(secrets: dict[str, Any], fake: Puts, monk
     assert _answer(kit.make("stripe", secrets, now=time.time() - 90)).status == 401
     monkeypatch.setenv("REPLAY_WINDOW_SECONDS", "120")
     assert _answer(kit.make("stripe", secrets, now=time.time() - 90)).status == 200
+
+
+def test_a_receiver_function_reads_its_settings_once_when_its_handler_is_made(
+        secrets: dict[str, Any], fake: Puts, monkeypatch: pytest.MonkeyPatch) -> None:
+    d = kit.make("aftership", secrets)
+    monkeypatch.setenv("MAX_BODY_BYTES", str(len(d.raw) - 1))
+    handler = receiver.api_handler(frozenset({"aftership"}), logging.getLogger("test"))
+    monkeypatch.setenv("MAX_BODY_BYTES", str(len(d.raw)))  # a Lambda function's environment does not change
+    assert handler(d.api_event(), None)["statusCode"] == 413
+    assert _answer(kit.make("aftership", secrets)).status == 200  # a direct call reads the environment now
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-5", "1.5"])
+def test_a_malformed_numeric_setting_is_named(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REPLAY_WINDOW_SECONDS", value)
+    with pytest.raises(receiver.ConfigError, match="REPLAY_WINDOW_SECONDS"):
+        receiver.Settings.from_env()
 
 
 def test_base64_bodies_are_decoded_before_verification(secrets: dict[str, Any], fake: Puts) -> None:

@@ -160,11 +160,22 @@ class Settings(NamedTuple):
 
     @classmethod
     def from_env(cls) -> Settings:
-        env = os.environ
-        return cls(env.get("WEBHOOK_SECRETS_NAME"),
-                   int(env.get("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)),
-                   int(env.get("REPLAY_WINDOW_SECONDS", DEFAULT_REPLAY_WINDOW_SECONDS)),
-                   int(env.get("INBOX_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)))
+        return cls(os.environ.get("WEBHOOK_SECRETS_NAME"), _int_env("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
+                   _int_env("REPLAY_WINDOW_SECONDS", DEFAULT_REPLAY_WINDOW_SECONDS),
+                   _int_env("INBOX_RETENTION_DAYS", DEFAULT_RETENTION_DAYS))
+
+
+def _int_env(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"environment variable {name} must be a whole number, not {value[:40]!r}") from None
+    if number <= 0:
+        raise ConfigError(f"environment variable {name} must be positive, not {number}")
+    return number
 
 
 def load_webhook_config(settings: Settings | None = None) -> Mapping[str, Any]:
