@@ -546,8 +546,7 @@ def inbox_item(delivery: Delivery, key: str, topic: str, text: str, now: float,
     ``meta`` and filters itself (a Scan's capacity is counted by the items
     read, not returned). Read an item back with :func:`read_inbox_item`.
     """
-    days = int(os.environ.get("INBOX_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)) if retention_days is None \
-        else retention_days
+    days = _int_env("INBOX_RETENTION_DAYS", DEFAULT_RETENTION_DAYS) if retention_days is None else retention_days
     meta = {"received_at": int(now * 1000), "headers": _stored_headers(delivery.headers),
             "topic": topic[:MAX_TOPIC_CHARS], "source_ip": delivery.source_ip, "request_id": delivery.request_id}
     return {
