@@ -100,3 +100,13 @@ def test_saga_path_and_throughput_tables_on_the_local_stack(local_env: Any) -> N
     assert grown.passed and grown.rows[1][6] == pytest.approx(2.0)
     worse = throughput_table([run, Run(2, run.ack_s, run.dispatch_s, run.saga_s * 5, 2)])
     assert not worse.passed
+
+
+def test_a_child_reports_its_own_peak_memory_not_its_parents() -> None:
+    """Table 5 runs in a child of the bench, which may hold gigabytes by then (getrusage's peak survives exec)."""
+    ballast = b"\x01" * (300 << 20)  # 300 MiB resident in this process
+    code = "from backout_dev.bench.memory import peak_rss_kib; print(peak_rss_kib())"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    child = int(done.stdout.strip())
+    assert 1024 < child < 200 * 1024 < len(ballast) // 1024

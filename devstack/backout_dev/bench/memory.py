@@ -33,6 +33,26 @@ def _null_put(model: Any = None, **_: Any) -> Any:
     return AWSResponse("https://dynamodb.null", 200, {}, None), {"ResponseMetadata": {"HTTPStatusCode": 200}}
 
 
+def peak_rss_kib() -> int:
+    """This process's own peak resident set, KiB.
+
+    Linux: ``VmHWM`` of ``/proc/self/status``, which starts afresh at
+    ``exec``. ``getrusage``'s ``ru_maxrss`` does not: it is kept across
+    ``exec``, so a child started by a large process (the bench after table 4
+    holds gigabytes) reports its parent's peak, and growth below it would not
+    show. Elsewhere ``ru_maxrss`` (bytes on macOS).
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak // 1024 if sys.platform == "darwin" else peak
+
+
 def profile(total: int, samples: tuple[int, ...]) -> list[dict[str, int]]:
     """Answer ``total`` deliveries in this process; peak RSS (KiB) and live objects at each count in ``samples``."""
     from backout_dev.bench.deliveries import PROVIDERS, bench_secrets, function_of, signed_events
@@ -55,7 +75,7 @@ def profile(total: int, samples: tuple[int, ...]) -> list[dict[str, int]]:
                     done += 1
                     if done in samples:
                         gc.collect()
-                        out.append({"webhooks": done, "max_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                        out.append({"webhooks": done, "max_rss_kib": peak_rss_kib(),
                                     "objects": len(gc.get_objects()), "failures": failures})
         finally:
             sys.stdout = saved
@@ -88,7 +108,8 @@ def memory_table(samples: list[dict[str, int]]) -> Table:
     table.rows[-1].append(verdict(held))
     table.columns.append("flat?")
     table.notes.append("fresh interpreter; real handlers and boto3 client; PutItem answered by a null endpoint "
-                       "(moto would keep every item); ru_maxrss is a peak, so a flat column means no growth")
+                       "(moto would keep every item); peak RSS is the process's own high-water mark (VmHWM), so a "
+                       "flat column means no growth")
     return table
 
 
