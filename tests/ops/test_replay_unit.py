@@ -66,7 +66,8 @@ def test_a_trimmed_stream_batch_falls_back_to_the_inbox_items_of_its_arrival_win
         def scan(self, **kwargs: Any) -> dict[str, Any]:
             scans.append(kwargs)
             at = int(kwargs.get("ExclusiveStartKey", {}).get("at", 0))
-            wanted = [name.strip() for name in kwargs["ProjectionExpression"].split(",")]
+            names = kwargs.get("ExpressionAttributeNames", {})
+            wanted = [names.get(name.strip(), name.strip()) for name in kwargs["ProjectionExpression"].split(",")]
             page = [{k: v for k, v in item.items() if k in wanted} for item in items[at:at + 2]]
             return {"Items": page} | ({"LastEvaluatedKey": {"at": at + 2}} if at + 2 < len(items) else {})
 

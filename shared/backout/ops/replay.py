@@ -114,7 +114,8 @@ def _keys_from_window(info: dict[str, Any], table: str) -> list[dict[str, Any]]:
 
     low, high = ms(info["approximateArrivalOfFirstRecord"]) - 1000, ms(info["approximateArrivalOfLastRecord"]) + 1000
     ddb, keys = aws.client("dynamodb"), []
-    kwargs: dict[str, Any] = {"TableName": table, "ProjectionExpression": "pk, meta, received_at"}
+    kwargs: dict[str, Any] = {"TableName": table, "ProjectionExpression": "#pk, #meta, #at",  # names, not words
+                              "ExpressionAttributeNames": {"#pk": "pk", "#meta": "meta", "#at": "received_at"}}
     while True:
         resp = ddb.scan(**kwargs)
         for raw in resp.get("Items", []):
