@@ -569,25 +569,30 @@ class InboxRecord(NamedTuple):
 
 
 def read_inbox_item(item: Mapping[str, Any]) -> InboxRecord:
-    """Read an inbox item (plain values, as ``from_item`` gives them) written by :func:`inbox_item`.
-
-    Items written before ``meta`` held everything (``provider``, ``headers``,
-    ``audit`` and ``received_at`` attributes of their own) are read too: they
-    stay in the table and the stream for a while after a deploy, and replay
-    reads them for ``InboxRetentionDays``.
-    """
+    """Read an inbox item (plain values, as ``from_item`` gives them) written by :func:`inbox_item`."""
     key = str(item["pk"])
-    meta = json.loads(item["meta"]) if "meta" in item else {
-        "headers": json.loads(item.get("headers") or "{}"), "received_at": item["received_at"],
-        "topic": json.loads(item.get("audit") or "{}").get("topic", "")}
+    meta = _meta(item)
     provider = str(item.get("provider") or key.split(":", 1)[0])
     return InboxRecord(key, provider, str(item["body"]), meta.get("headers") or {}, int(meta["received_at"]),
                        str(meta.get("topic", "")))
 
 
 def inbox_received_at_ms(item: Mapping[str, Any]) -> int:
-    """When an inbox item's delivery arrived (ms), from ``meta`` or, in an older item, its own attribute."""
-    return int(item["received_at"] if "received_at" in item else json.loads(item["meta"])["received_at"])
+    """When an inbox item's delivery arrived (ms); the item needs only ``meta`` or ``received_at``."""
+    return int(_meta(item)["received_at"])
+
+
+def _meta(item: Mapping[str, Any]) -> dict[str, Any]:
+    """An inbox item's ``meta``, or its equivalent in an item written before ``meta`` held everything.
+
+    Those had ``provider``, ``headers``, ``audit`` and ``received_at`` as
+    attributes of their own; they stay in the table and the stream for a
+    while after a deploy, and replay reads them for ``InboxRetentionDays``.
+    """
+    if "meta" in item:
+        return dict(json.loads(item["meta"]))
+    return {"headers": json.loads(item.get("headers") or "{}"), "received_at": item["received_at"],
+            "topic": json.loads(item.get("audit") or "{}").get("topic", "")}
 
 
 def put_inbox_item(item: dict[str, Any]) -> bool:
