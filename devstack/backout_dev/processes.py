@@ -11,6 +11,9 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -34,7 +37,13 @@ def wait_port(port: int, timeout: float = 20.0) -> None:
 
 
 class LocalStripe:
-    """localstripe (GPL, dev only) as its own process; the stripe SDK is pointed at it."""
+    """localstripe (GPL, dev only) as its own process; the stripe SDK is pointed at it.
+
+    Refund controls (dev-only endpoints the launcher adds, ``localstripe_main.py``):
+    :meth:`hold_refunds` makes new refunds on a PaymentIntent start ``pending``,
+    :meth:`set_refund_status` settles, fails or cancels a stored one, and
+    :meth:`refunded_minor` / :meth:`pending_minor` sum one PaymentIntent's refunds.
+    """
 
     def __init__(self, port: int | None = None) -> None:
         self.port = port or free_port()
@@ -71,6 +80,48 @@ class LocalStripe:
             if attempt == attempts - 1:
                 raise RuntimeError(f"localstripe did not start: {error or 'no answer'}")
         return self
+
+    def hold_refunds(self, payment_intent: str, hold: bool = True) -> None:
+        """While held, refunds created on ``payment_intent`` start ``pending`` (they count in the
+        charge's ``amount_refunded``, as a pending refund does on Stripe, until they fail or are canceled)."""
+        self._control("POST", "/_config/backout/hold_refunds", {"payment_intent": payment_intent, "hold": hold})
+
+    def set_refund_status(self, refund_id: str, status: str, failure_reason: str | None = None) -> dict[str, Any]:
+        """Move a stored refund to ``succeeded``, ``failed`` or ``canceled``; returns it as a webhook carries it.
+
+        Moves as Stripe makes them (https://docs.stripe.com/api/refunds/object): pending or
+        requires_action to succeeded, failed or canceled, and succeeded to failed (a refund can
+        fail after it appeared succeeded: https://docs.stripe.com/refunds#failed-refunds). A failed
+        refund gets ``failure_reason`` (default ``unknown``; also ``expired_or_canceled_card``,
+        ``lost_or_stolen_card``, ...) and a ``failure_balance_transaction``. Another move is a
+        ``ValueError``; the current status again changes nothing.
+        """
+        body = {"status": status, "failure_reason": failure_reason}
+        return dict(self._control("POST", f"/_config/backout/refunds/{urllib.parse.quote(refund_id)}/status", body))
+
+    def refunds(self, payment_intent: str) -> list[dict[str, Any]]:
+        """Every refund of ``payment_intent`` (any status), newest first, as webhooks carry them."""
+        query = urllib.parse.urlencode({"payment_intent": payment_intent})
+        return list(self._control("GET", f"/_config/backout/refunds?{query}")["data"])
+
+    def refunded_minor(self, payment_intent: str) -> int:
+        """What the buyer got back through Stripe: the ``succeeded`` refunds of ``payment_intent``."""
+        return sum(int(r["amount"]) for r in self.refunds(payment_intent) if r["status"] == "succeeded")
+
+    def pending_minor(self, payment_intent: str) -> int:
+        """What is on its way back: the ``pending`` refunds of ``payment_intent``."""
+        return sum(int(r["amount"]) for r in self.refunds(payment_intent) if r["status"] == "pending")
+
+    def _control(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - loopback only
+                return json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            error = json.loads(exc.read() or b"{}").get("error") or {}
+            raise ValueError(f"localstripe {exc.code}: {error.get('message') or exc.reason}") from None
 
     def stop(self) -> None:
         """Terminate the server."""

@@ -19,10 +19,21 @@ Endpoints (form-encoded like every Stripe call, ``Authorization: Bearer <key>``)
   400 ``invalid_request_error`` (Stripe's wording is not reproduced);
 * ``POST /v1/disputes/{id}/close`` - accept the dispute: ``lost``.
 
+Stripe's dispute statuses (https://docs.stripe.com/api/disputes/object):
+``warning_needs_response``, ``warning_under_review``, ``warning_closed`` (an
+inquiry, before any chargeback), ``needs_response``, ``under_review``, ``won``,
+``lost`` (and ``prevented``, not modelled). The card network decides a
+dispute; the local stack decides it with :meth:`FakeStripeDisputes.close_dispute`
+(``won`` or ``lost``; an inquiry closes as ``warning_closed`` and is never
+lost). A lost dispute's amount went to the buyer through the card network:
+ledger op ``dispute_lost`` and :meth:`FakeStripeDisputes.lost_minor`, so that a
+test can add it to the refunds that succeeded on localstripe.
+
 401 for a wrong key, 404 ``resource_missing`` for an unknown id. A repeated
 ``Idempotency-Key`` replays the first answer; the same key with other
 parameters is a 400 ``idempotency_error``. Seed disputes with
-:meth:`FakeStripeDisputes.open_dispute`. Ledger op: ``evidence_submitted``.
+:meth:`FakeStripeDisputes.open_dispute`. Ledger ops: ``evidence_submitted``,
+``dispute_closed``, ``dispute_lost``.
 """
 
 from __future__ import annotations
@@ -45,6 +56,8 @@ EVIDENCE_FIELDS = (
     "shipping_date", "shipping_documentation", "shipping_tracking_number", "uncategorized_file", "uncategorized_text",
 )  # fmt: skip
 _OPEN = {"needs_response": "under_review", "warning_needs_response": "warning_under_review"}
+_INQUIRY = ("warning_needs_response", "warning_under_review")
+_CHARGEBACK = ("needs_response", "under_review")
 _ids = itertools.count(1)
 
 
@@ -92,6 +105,39 @@ class FakeStripeDisputes(FakeServer):
                                      "submission_count": 0},
             }
             return dp_id
+
+    def close_dispute(self, dispute_id: str, outcome: str) -> dict[str, Any]:
+        """Decide a dispute as the card network would: ``won`` or ``lost``.
+
+        Returns the Dispute as ``charge.dispute.closed`` carries it ("Occurs when a dispute
+        is closed and the dispute status changes to lost, warning_closed, or won",
+        https://docs.stripe.com/api/events/types). An inquiry (``warning_*``) that is won
+        becomes ``warning_closed``; one that goes against the merchant escalates to a
+        chargeback first, so ``lost`` on it is a ``ValueError``, as is deciding a closed dispute.
+        """
+        if outcome not in ("won", "lost"):
+            raise ValueError(f"a dispute is won or lost, not {outcome!r}")
+        with self.lock:
+            dispute = self.disputes[dispute_id]
+            if dispute["status"] in _INQUIRY and outcome == "won":
+                self._settle(dispute, "warning_closed")
+            elif dispute["status"] in _CHARGEBACK:
+                self._settle(dispute, outcome)
+            else:
+                raise ValueError(f"dispute {dispute_id} is {dispute['status']}; it cannot be {outcome}")
+            return dict(dispute)
+
+    def lost_minor(self, payment_intent: str) -> int:
+        """What lost disputes on ``payment_intent`` gave the buyer back (minor units)."""
+        return sum(int(e["amount"]) for e in self.effects("dispute_lost") if e["payment_intent"] == payment_intent)
+
+    def _settle(self, dispute: dict[str, Any], status: str) -> None:
+        dispute["status"] = status
+        dispute["is_charge_refundable"] = False
+        self.record("dispute_closed", dispute_id=dispute["id"], status=status)
+        if status == "lost":
+            self.record("dispute_lost", dispute_id=dispute["id"], payment_intent=dispute["payment_intent"],
+                        amount=dispute["amount"], currency=dispute["currency"])
 
     def fault_body(self, status: int) -> Any:
         return {"error": {"type": "api_error", "message": "injected fault"}}
@@ -146,6 +192,5 @@ class FakeStripeDisputes(FakeServer):
     def _close(self, dispute: dict[str, Any], form: dict[str, str]) -> Response:
         if dispute["status"] not in _OPEN:
             return _error(400, f"This dispute is {dispute['status']} and cannot be closed.")
-        dispute["status"] = "lost"
-        self.record("dispute_closed", dispute_id=dispute["id"])
+        self._settle(dispute, "lost")
         return Response(200, dispute)
