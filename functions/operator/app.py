@@ -6,12 +6,12 @@ from typing import Any, Literal
 
 from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-from aws_lambda_powertools.event_handler.exceptions import BadRequestError, NotFoundError
+from aws_lambda_powertools.event_handler.exceptions import BadRequestError, NotFoundError, ServiceError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field, ValidationError
 
 from backout.errors import IllegalTransition, OrderNotFound
-from backout.operator import decide
+from backout.operator import DecisionConflict, decide
 from backout.ops.logs import saga_logger
 from backout.repo.orders import OrdersRepository
 
@@ -40,7 +40,19 @@ def timeline(order_id: str) -> dict[str, Any]:
     order = repo.get_order(order_id)
     if order is None:
         raise NotFoundError(f"unknown order {order_id}")
-    return {"order": order, "timeline": repo.timeline(order_id)}
+    facts = [f.model_dump(mode="json") for f in repo.ledger(order_id).facts.values()]
+    return _json_safe({"order": order, "ledger": facts, "timeline": repo.timeline(order_id)})
+
+
+def _json_safe(value: Any) -> Any:
+    """DynamoDB sets (a string set in the record) as sorted lists: everything this API returns is JSON."""
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (set, frozenset)):
+        return sorted(_json_safe(v) for v in value)
+    return value
 
 
 @app.post("/operator/orders/<order_id>/decision")
@@ -54,8 +66,8 @@ def decision(order_id: str) -> dict[str, Any]:
         return decide(order_id, body.decision, _actor(), body.note, OrdersRepository())
     except OrderNotFound as exc:
         raise NotFoundError(str(exc)) from exc
-    except IllegalTransition as exc:
-        raise BadRequestError(str(exc)) from exc
+    except (DecisionConflict, IllegalTransition) as exc:
+        raise ServiceError(409, str(exc)) from exc
 
 
 @logger.inject_lambda_context(correlation_id_path="pathParameters.order_id")

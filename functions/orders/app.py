@@ -32,9 +32,12 @@ def _step(event: dict[str, Any]) -> dict[str, Any]:
     order_id, request_id, action = event["order_id"], event["request_id"], event["action"]
     logger.info("order step", extra={"action": action, "request_id": request_id})
     if action == "begin":
-        return orders.begin(order_id, request_id, event.get("execution_id", ""), repo)
+        return orders.begin(order_id, request_id, event.get("execution_id", ""), repo, event.get("remedy"))
+    if action == "decide":
+        return orders.decide(order_id, request_id, repo)
     if action == "open_cooling_off":
-        return orders.open_cooling_off(order_id, request_id, event["task_token"], repo)
+        return orders.open_cooling_off(order_id, request_id, event["task_token"], repo,
+                                       int(event.get("window_seconds") or 0))
     if action == "withdraw":
         return orders.withdraw(order_id, request_id, repo)
     if action == "complete":

@@ -24,7 +24,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """``{"action": "settle", "order_id", "request_id"}`` → the settlement outcome."""
     if event.get("action") != "settle":
         raise ValueError(f"unknown action {event.get('action')!r}")
-    result = settle(event["order_id"], event["request_id"], OrdersRepository())
+    result = settle(event["order_id"], event["request_id"], OrdersRepository(), path=str(event.get("path") or ""))
     settled(result)
     logger.info("payment settled", extra={"outcome": result["outcome"], "amount": result["amount"],
                                            "currency": result["currency"]})

@@ -14,7 +14,8 @@ import os
 import re
 from typing import Any
 
-from backout import aws
+from backout.adapters import stepfunctions
+from backout.domain import rules
 from backout.domain.events import (
     AuthorizationExpired,
     CancelRequested,
@@ -24,19 +25,20 @@ from backout.domain.events import (
     DomainEvent,
     Initiator,
     OrderPlaced,
-    PlatformCancellationDecided,
+    PaymentCaptured,
     RefundSettled,
     ReturnScanned,
     ShipmentScanned,
-    ShipmentStatus,
     parse_event,
 )
+from backout.domain.ledger import Ledger
 from backout.domain.order import OrderStatus, can_transition
+from backout.domain.rules import fact_of
 from backout.ingress.normalize import normalize
 from backout.ingress.receiver import InboxRecord, read_inbox_item
 from backout.ops.counters import count_placed
 from backout.repo.orders import OrdersRepository
-from backout.saga.orders import COOLING_OFF
+from backout.saga import waits
 
 _NAME_SAFE = re.compile(r"[^A-Za-z0-9_-]")
 #: Order attribute set once the order's intake (timeline entry, parked events applied) has run to its end.
@@ -81,49 +83,90 @@ class Dispatcher:
                 self._park(event)
         elif event.order_id and self.repo.get_order(event.order_id) is None:
             self._park(event)
+        elif not self._names_this_order(event):
+            self._park(event.model_copy(update={"order_id": None}))  # kept under the payment it names
         elif isinstance(event, CancelRequested):
             self._cancel_requested(event)
-        elif isinstance(event, CancelWithdrawn):
-            self._cancel_withdrawn(event)
         elif isinstance(event, AuthorizationExpired):
             self._authorization_expired(event)
-        elif isinstance(event, (DisputeOpened, DisputeClosed)):
-            self._dispute(event)
         else:
-            self._resume(event)
+            self._record(event)
 
-    # ------------------------------------------------------------ resuming waits
-    def _resume(self, event: DomainEvent) -> None:
-        """Hand a webhook to the saga step waiting for it (if one is)."""
+    def _names_this_order(self, event: DomainEvent) -> bool:
+        """A payment event applies to the order it carries only when the payment it names is the order's.
+
+        A PayPal refund names its capture, a Stripe refund its PaymentIntent: either is the order's own
+        payment reference or one Backout linked to the order (``PAY#``: captures learnt from the gateway).
+        """
+        ref, order_id = event.payment_ref, str(event.order_id)
+        if not ref or isinstance(event, (CancelRequested, CancelWithdrawn, ShipmentScanned, ReturnScanned)):
+            return True
+        order = self.repo.require_order(order_id)
+        return ref == order.get("payment_ref") or self.repo.order_for_payment(ref) == order_id
+
+    # ------------------------------------------------------------ facts and the waits they end
+    def _record(self, event: DomainEvent) -> None:
+        """Append what the event says to the order's ledger, then let every wait it may end re-check."""
         order_id = str(event.order_id)
-        self.repo.append_timeline(order_id, event.kind, _summary(event))
-        purpose, output, failure = _wake(event)
+        fact = fact_of(event)
+        new = fact is None or self.repo.record_fact(order_id, fact)
+        if new and not isinstance(event, DisputeOpened):
+            self.repo.append_timeline(order_id, event.kind, _summary(event))  # once per fact, not per delivery
+        if isinstance(event, PaymentCaptured) and event.capture_id:
+            self._link(order_id, event.capture_id)
         if isinstance(event, ShipmentScanned) and event.tracking_number:
-            order = self.repo.require_order(order_id)
-            if event.tracking_number == order.get("return_tracking_number"):
-                # the return parcel: delivered back to the seller is the return scan
-                purpose = "return" if event.status == ShipmentStatus.DELIVERED else None
-                output = {"status": "returned", "tracking_number": event.tracking_number}
-            elif not order.get("tracking_number"):
-                self.repo.set_flag(order_id, "tracking_number", event.tracking_number)
-                self.repo.set_flag(order_id, "carrier", event.carrier or "")
-        if purpose is None:
+            self._note_parcel(order_id, event)
+        if isinstance(event, (DisputeOpened, DisputeClosed)):
+            self._dispute(event)
+        if isinstance(event, RefundSettled) and event.status in ("failed", "canceled") and new:
+            self._refund_failed(order_id, event)
+        woke = waits.wake(self.repo, order_id, event.source_id)
+        if isinstance(event, CancelWithdrawn) and new:
+            self._withdrawal(order_id, event, woke)
+
+    def _link(self, order_id: str, payment_ref: str) -> None:
+        """Map a capture to its order, and apply what was parked under it."""
+        if self.repo.link_payment(payment_ref, order_id):
+            for parked in self.repo.parked_under_payment(payment_ref):
+                self.apply(parse_event(parked["event"]).model_copy(update={"order_id": order_id}))
+
+    def _note_parcel(self, order_id: str, event: ShipmentScanned) -> None:
+        order = self.repo.require_order(order_id)
+        if event.tracking_number != order.get("return_tracking_number") and not order.get("tracking_number"):
+            self.repo.set_flag(order_id, "tracking_number", str(event.tracking_number))
+            self.repo.set_flag(order_id, "carrier", event.carrier or "")
+
+    def _refund_failed(self, order_id: str, event: RefundSettled) -> None:
+        """Rule 5 of the ledger: nothing is over once the order is CANCELLED. A refund of ours that fails
+        afterwards reopens what is owed: the request's saga is started again, straight to the operator."""
+        order = self.repo.require_order(order_id)
+        if order["status"] != OrderStatus.CANCELLED.value:
+            return  # a running saga sees it: its refund wait, or the completion's own check
+        request_id = self._request_of_refund(order_id, event.refund_id)
+        if request_id is None:
+            self.repo.append_timeline(order_id, "refund_failed_outside_backout", _summary(event))
             return
-        # kept first: a wait that starts after this webhook finds it (webhooks outrun sagas)
-        self.repo.save_wake(order_id, purpose, output, failure)
-        token = self.repo.get_token(order_id, purpose)
-        if token is None or token.get("used_by"):
-            return
-        complete_token(token["token"], output, failure)
-        self.repo.mark_token_used(order_id, purpose, event.source_id)
+        cause = f"refund {event.refund_id} of {event.amount} {event.currency} {event.status} after the order was cancelled"
+        self._start_saga(order_id, request_id, remedy={"Error": "RefundFailed", "Cause": cause,
+                                                       "refund_id": event.refund_id, "owed": event.amount})
+
+    def _request_of_refund(self, order_id: str, refund_id: str) -> str | None:
+        """The request whose settlement made this refund (its recorded result lists it)."""
+        for fx in self.repo.items(order_id, "FX#settle#"):
+            result = fx.get("result") or {}
+            if refund_id in (result.get("refund_ids") or [result.get("refund_id")]):
+                return str(fx["sk"]).removeprefix("FX#settle#").split("#")[0]
+        return None
 
     def _dispute(self, ev: DomainEvent) -> None:
-        """Rule 10: a disputed payment is not refunded too; the evidence comes from the timeline."""
+        """Rule 10: a disputed payment is not refunded too; the evidence comes from the timeline.
+
+        ``disputed`` is derived from the ledger: it stays set while any dispute of the order is open,
+        and a lost one keeps counting as money returned (backout.domain.rules.lost_to_chargeback).
+        """
         order_id = str(ev.order_id)
-        opened = isinstance(ev, DisputeOpened)
-        self.repo.set_flag(order_id, "disputed", opened)
-        if not opened:
-            self.repo.append_timeline(order_id, ev.kind, _summary(ev))
+        self.repo.set_flag(order_id, "disputed", rules.in_dispute(self.repo.ledger(order_id)))
+        if not isinstance(ev, DisputeOpened):
             return
         from backout.saga.evidence import build_evidence, submit_evidence
 
@@ -138,7 +181,9 @@ class Dispatcher:
                                   order_id=ev.order_id, payment_ref=ev.payment_ref,
                                   request_id=f"expiry:{ev.payment_ref or ev.source_id}",
                                   initiator=Initiator.SYSTEM, reason="authorization_expired")
-        self.repo.append_timeline(str(ev.order_id), "authorization_expired", _summary(ev))
+        fact = fact_of(ev)
+        if fact is None or self.repo.record_fact(str(ev.order_id), fact):
+            self.repo.append_timeline(str(ev.order_id), "authorization_expired", _summary(ev))
         self._cancel_requested(request)
 
     # ------------------------------------------------------------ orders
@@ -179,6 +224,14 @@ class Dispatcher:
         """
         key = "#".join(p for p in (event.source_id, event.kind, getattr(event, "refund_id", None)) if p)
         order_id = str(event.order_id) if event.order_id else None
+        if order_id and order_id.startswith("tiktok:") and self.repo.get_order(order_id) is None:
+            from backout.intake import learn_order  # TikTok's webhooks carry no lines: ask TikTok for the order
+
+            placed = learn_order(order_id)  # None: TikTok does not know it; a transient fault raises
+            if placed is not None:
+                self.apply(placed)  # records the order and replays the events parked for it
+                self.apply(event)
+                return
         self.repo.park(order_id, key, event.model_dump(mode="json"), payment_ref=event.payment_ref)  # once per key
         if order_id:
             known = order_id if self.repo.get_order(order_id) is not None else None
@@ -201,15 +254,18 @@ class Dispatcher:
         ended (a batch is retried from its first failed record, so the records after that one are
         applied twice). A request already recorded whose saga began has had its say: an order it
         left OPEN (rejected, withdrawn) is not moved back, since that saga, named after the request,
-        cannot start a second time and nothing would ever move the order on.
+        cannot start a second time and nothing would ever move the order on. A request whose
+        withdrawal came first (network or stream order) is recorded as withdrawn and never started.
         """
         order_id = str(ev.order_id)
         request = {"request_id": ev.request_id, "initiator": ev.initiator.value, "reason": ev.reason,
-                   "provider": ev.provider, "source_id": ev.source_id,
+                   "provider": ev.provider, "source_id": ev.source_id, "requested_at": ev.occurred_at.isoformat(),
                    "platform_cancellation_id": ev.platform_cancellation_id}
         recorded = self.repo.record_request(order_id, request)
         if recorded:
             self.repo.append_timeline(order_id, "cancel_requested", {k: v for k, v in request.items() if v})
+        if self._withdrawn_before(order_id, ev, recorded):
+            return
         order = self.repo.require_order(order_id)
         status = OrderStatus(order["status"])
         if status == OrderStatus.CANCEL_REQUESTED and order.get("active_request_id") == ev.request_id:
@@ -224,52 +280,56 @@ class Dispatcher:
         self.repo.transition(order_id, OrderStatus.CANCEL_REQUESTED, active_request_id=ev.request_id)
         self._start_saga(order_id, ev.request_id)
 
+    def _withdrawn_before(self, order_id: str, ev: CancelRequested, recorded: bool) -> bool:
+        """A withdrawal of this request already in the ledger, sent inside its window: the request ends here."""
+        if ev.initiator == Initiator.SYSTEM:
+            return False
+        request = waits.request_of(self.repo.get_request(order_id, ev.request_id) or {"request_id": ev.request_id})
+        withdrawal = rules.withdrawal_of(self.repo.ledger(order_id), request)
+        if withdrawal is None or not rules.inside_window(request, withdrawal, _cooling_off_seconds()):
+            return False
+        if recorded:
+            self.repo.append_timeline(order_id, "cancel_withdrawn", {"request_id": ev.request_id,
+                                                                     "by": withdrawal.source_id, "before_saga": True})
+        return True
+
     def _saga_began(self, order_id: str, request_id: str) -> bool:
         """Whether the request's saga ran its first step (BeginCancellation notes it on the timeline)."""
         return any(step.get("step") == "saga_started" and (step.get("detail") or {}).get("request_id") == request_id
                    for step in self.repo.timeline(order_id))
 
-    def _start_saga(self, order_id: str, request_id: str) -> None:
-        sfn = aws.client("stepfunctions")
+    def _start_saga(self, order_id: str, request_id: str, remedy: dict[str, Any] | None = None) -> None:
         request = self.repo.get_request(order_id, request_id) or {}
-        cooling = 0 if request.get("initiator") == "system" else int(os.environ.get("COOLING_OFF_SECONDS", "0"))
-        payload = {"order_id": order_id, "request_id": request_id, "cooling_off_seconds": cooling,
-                   "timeouts": _timeouts()}
-        try:
-            sfn.start_execution(stateMachineArn=aws.env("CANCELLATION_STATE_MACHINE_ARN"),
-                                name=execution_name(order_id, request_id), input=json.dumps(payload))
-        except Exception as exc:
-            if getattr(exc, "response", {}).get("Error", {}).get("Code") != "ExecutionAlreadyExists":
-                raise
+        cooling = 0 if request.get("initiator") == "system" or remedy else _cooling_off_seconds()
+        payload: dict[str, Any] = {"order_id": order_id, "request_id": request_id, "cooling_off_seconds": cooling,
+                                   "timeouts": _timeouts(), "remedy": {}}
+        name = execution_name(order_id, request_id)
+        if remedy:
+            payload["remedy"] = remedy
+            name = execution_name(order_id, f"{request_id}#remedy#{remedy.get('refund_id', '')}")
+        stepfunctions.start(name, payload)
 
-    def _cancel_withdrawn(self, ev: CancelWithdrawn) -> None:
-        order_id = str(ev.order_id)
-        token = self.repo.get_token(order_id, COOLING_OFF)
-        order = self.repo.require_order(order_id)
-        if token is None or order["status"] != OrderStatus.CANCEL_REQUESTED.value:
-            self.repo.append_timeline(order_id, "withdrawal_too_late", {"order_status": order["status"]})
+    def _withdrawal(self, order_id: str, ev: CancelWithdrawn, woke: int) -> None:
+        """A withdrawal that ended no cooling-off: too late for a request already past its window.
+
+        A withdrawal of a request not known yet stays in the ledger; the request finds it on arrival.
+        """
+        fact = fact_of(ev)
+        if woke or fact is None:
             return
-        try:
-            aws.client("stepfunctions").send_task_success(taskToken=token["token"], output=json.dumps({"withdrawn": True}))
-        except Exception as exc:
-            code = getattr(exc, "response", {}).get("Error", {}).get("Code")
-            if code not in ("TaskTimedOut", "InvalidToken", "TaskDoesNotExist"):
-                raise
-            self.repo.append_timeline(order_id, "withdrawal_too_late", {"reason": code})
+        alone = Ledger.of(order_id, [fact])
+        for record in self.repo.items(order_id, "REQ#"):
+            request = waits.request_of(record)
+            if rules.withdrawal_of(alone, request) is None:
+                continue
+            token = self.repo.get_token(order_id, waits.COOLING_OFF, request.request_id)
+            if token is None and self.repo.require_order(order_id)["status"] == OrderStatus.CANCEL_REQUESTED.value:
+                continue  # its saga has not opened the window yet: opening it will find the withdrawal
+            self.repo.append_timeline(order_id, "withdrawal_too_late", {"request_id": request.request_id})
 
 
-def complete_token(token: str, output: dict[str, Any], failure: str | None) -> None:
-    """Resume a waiting saga step; a token already completed or timed out is not an error."""
-    sfn = aws.client("stepfunctions")
-    try:
-        if failure:
-            sfn.send_task_failure(taskToken=token, error=failure, cause=json.dumps(output)[:256])
-        else:
-            sfn.send_task_success(taskToken=token, output=json.dumps(output))
-    except Exception as exc:
-        code = getattr(exc, "response", {}).get("Error", {}).get("Code")
-        if code not in ("TaskTimedOut", "InvalidToken", "TaskDoesNotExist"):
-            raise
+def _cooling_off_seconds() -> int:
+    return int(os.environ.get("COOLING_OFF_SECONDS", "0"))
 
 
 def _timeouts() -> dict[str, int]:
@@ -283,25 +343,6 @@ def _timeouts() -> dict[str, int]:
             "operator_seconds": val("OPERATOR_DECISION_TIMEOUT_SECONDS", 2592000),
             # the long waits' heartbeat: the scheduled watchdog must beat within it (HeartbeatSeconds)
             "heartbeat_seconds": val("HEARTBEAT_SECONDS", 86400)}
-
-
-#: Carrier statuses that decide an intercept.
-_INTERCEPT_FINAL = {ShipmentStatus.RETURN_TO_SENDER: "return_to_sender", ShipmentStatus.RETURNED: "returned",
-                    ShipmentStatus.DELIVERED: "delivered"}
-
-
-def _wake(event: DomainEvent) -> tuple[str | None, dict[str, Any], str | None]:
-    """(token purpose, output, failure error name) for an event that can end a wait."""
-    if isinstance(event, PlatformCancellationDecided):
-        return "platform_decision", {"decision": event.decision}, None
-    if isinstance(event, ShipmentScanned) and event.status in _INTERCEPT_FINAL:
-        return "carrier", {"status": _INTERCEPT_FINAL[event.status], "tracking_number": event.tracking_number}, None
-    if isinstance(event, ReturnScanned):
-        return "return", {"status": "returned", "tracking_number": event.tracking_number}, None
-    if isinstance(event, RefundSettled) and event.status in ("succeeded", "failed", "canceled"):
-        output = {"status": event.status, "refund_id": event.refund_id, "reason": event.failure_reason}
-        return "refund_settlement", output, None if event.status == "succeeded" else "RefundFailed"
-    return None, {}, None
 
 
 def _summary(event: DomainEvent) -> dict[str, Any]:

@@ -60,6 +60,14 @@ class CarrierOutcomeUnknown(BackoutError):
     """The carrier's answer fits neither a return nor a delivery."""
 
 
+class PathChanged(BackoutError):
+    """What the saga's path was chosen on no longer holds (the parcel left meanwhile): choose again."""
+
+
+class OperatorRequired(BackoutError):
+    """A guard needs a person first (a refund at or above the high-value threshold)."""
+
+
 #: Every error name the state machines may refer to (besides States.* and Lambda.*).
 ERROR_NAMES: frozenset[str] = frozenset(
     cls.__name__
@@ -75,5 +83,7 @@ ERROR_NAMES: frozenset[str] = frozenset(
         PlatformRejected,
         RevenueAtRisk,
         CarrierOutcomeUnknown,
+        PathChanged,
+        OperatorRequired,
     )
 ) | {"CancellationHeld"}

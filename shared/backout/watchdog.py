@@ -28,6 +28,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from backout import aws
+from backout.adapters import stepfunctions
 from backout.domain.events import (
     DomainEvent,
     PlatformCancellationDecided,
@@ -39,8 +40,7 @@ from backout.repo.orders import OrdersRepository
 
 #: Token purposes of the waits the state machine gives a heartbeat (the others are short or operator-bound).
 WAITS = ("platform_decision", "carrier", "return", "refund_settlement")
-#: Step Functions' answers for a token that no longer waits.
-STALE_CODES = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"})
+STALE_CODES = stepfunctions.STALE_CODES
 _INTERCEPT_SCANS = {"returned_to_sender": ShipmentStatus.RETURN_TO_SENDER, "delivered": ShipmentStatus.DELIVERED}
 
 
@@ -53,6 +53,7 @@ class WatchReport:
     heartbeats: int = 0
     completed: int = 0
     stale: int = 0
+    failed: int = 0
 
     def as_dict(self) -> dict[str, int]:
         """The report as a plain dict."""
@@ -92,6 +93,16 @@ class Watchdog:
         return report
 
     def _watch(self, wait: OpenWait, report: WatchReport) -> None:
+        """One wait; a failing provider check is logged and counted, and never starves the other waits."""
+        try:
+            self._watch_one(wait, report)
+        except Exception as exc:  # noqa: BLE001 - one order's fault must not abort the pass
+            report.failed += 1
+            import logging
+
+            logging.getLogger(__name__).warning("watchdog: wait %s of %s failed: %r", wait.purpose, wait.order_id, exc)
+
+    def _watch_one(self, wait: OpenWait, report: WatchReport) -> None:
         if not self._heartbeat(wait.token):
             report.stale += 1
             return
@@ -116,21 +127,15 @@ class Watchdog:
         if not order_id or not request_id:
             return []
         waits = []
-        for item in self.repo.items(str(order_id), "TOKEN#"):
-            purpose = str(item["sk"]).removeprefix("TOKEN#")
-            if purpose in WAITS and not item.get("used_by") and item.get("request_id") == request_id:
+        for item in self.repo.open_tokens(str(order_id)):
+            purpose = str(item["purpose"])
+            if purpose in WAITS and item.get("request_id") == request_id:
                 waits.append(OpenWait(str(order_id), str(request_id), purpose, str(item["token"])))
         return waits
 
     def _heartbeat(self, token: str) -> bool:
         """SendTaskHeartbeat; False when the token no longer waits."""
-        try:
-            self.sfn.send_task_heartbeat(taskToken=token)
-        except Exception as exc:  # botocore ClientError
-            if getattr(exc, "response", {}).get("Error", {}).get("Code") in STALE_CODES:
-                return False
-            raise
-        return True
+        return stepfunctions.heartbeat(token, self.sfn)
 
 
 # ------------------------------------------------------------------ probes: has the provider decided?
@@ -178,14 +183,16 @@ def probe_carrier(wait: OpenWait, repo: OrdersRepository) -> DomainEvent | None:
 def probe_refund(wait: OpenWait, repo: OrdersRepository) -> DomainEvent | None:
     """The gateway's status of the refund made for this request."""
     from backout.adapters.gateway import gateway_for
-    from backout.saga.payments import effect_key
+    from backout.saga.payments import attempt_of, effect_key
 
     order = repo.require_order(wait.order_id)
-    settled = _effect_result(repo, wait, f"settle#{wait.request_id}")
-    if not settled.get("refund_id") or not order.get("payment_ref"):
-        return None
+    attempt = attempt_of(repo.ledger(wait.order_id), wait.request_id)
+    suffix = f"#{attempt}" if attempt else ""
+    settled = _effect_result(repo, wait, f"settle#{wait.request_id}{suffix}")
+    if not settled.get("refund_id") or len(settled.get("refund_ids") or []) > 1 or not order.get("payment_ref"):
+        return None  # several captures: each refund's own webhook settles it (the wait names them all)
     refund = gateway_for(str(order["gateway"])).find_refund(str(order["payment_ref"]),
-                                                           effect_key(wait.order_id, wait.request_id))
+                                                           effect_key(wait.order_id, wait.request_id) + suffix)
     if refund is None or refund.status not in ("succeeded", "failed", "canceled"):
         return None
     return RefundSettled(**_common(wait, str(order["gateway"])), payment_ref=str(order["payment_ref"]),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from backout.domain.ledger import Fact, Ledger
 from backout.domain.order import OrderStatus, check_transition
 
 ORDER, REQUEST = "woocommerce:9001", "req-1"
@@ -20,6 +21,8 @@ class MemoryRepo:
         self.requests = {REQUEST: {"request_id": REQUEST}} if requests is None else requests
         self.effects: dict[str, dict[str, Any]] = {}
         self.timeline: list[str] = []
+        self.facts = Ledger(order_id=ORDER)
+        self.links: dict[str, str] = {}
 
     def require_order(self, order_id: str) -> dict[str, Any]:
         return dict(self.order)
@@ -52,4 +55,18 @@ class MemoryRepo:
             return False
         counted.add(effect_id)
         self.order["refunded_total"] += amount
+        return True
+
+    def ledger(self, order_id: str) -> Ledger:
+        return self.facts
+
+    def record_fact(self, order_id: str, fact: Fact) -> bool:
+        before = self.facts
+        self.facts = self.facts.with_fact(fact)
+        return self.facts is not before
+
+    def link_payment(self, payment_ref: str, order_id: str) -> bool:
+        if payment_ref in self.links:
+            return False
+        self.links[payment_ref] = order_id
         return True

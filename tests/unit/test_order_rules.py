@@ -47,10 +47,15 @@ def test_refund_amounts_are_positive() -> None:
 
 def test_cancelled_is_terminal_a_reorder_is_a_new_order() -> None:
     for status in OrderStatus:
-        if status is not OrderStatus.CANCELLED:
+        if status not in (OrderStatus.CANCELLED, OrderStatus.ON_HOLD):
             assert not can_transition(OrderStatus.CANCELLED, status)
     with pytest.raises(IllegalTransition):
         check_transition("CANCELLED", "CANCEL_REQUESTED")
+    # reopened for money found owed (a refund failed afterwards): before an operator, never open for sale
+    assert check_transition("CANCELLED", "ON_HOLD") == OrderStatus.ON_HOLD
+    for never in ("OPEN", "CANCEL_REQUESTED"):
+        with pytest.raises(IllegalTransition):
+            check_transition("ON_HOLD", never, was_cancelled=True)
 
 
 def test_money_only_moves_after_a_request() -> None:

@@ -39,6 +39,7 @@ class PaymentState:
     refunded: int
     disputed: bool = False
     captures: tuple[CaptureState, ...] = field(default_factory=tuple)
+    held: int = 0  # still authorized and not captured (a partly captured authorization): void to release it
 
 
 @dataclass(frozen=True)

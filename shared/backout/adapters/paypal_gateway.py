@@ -287,9 +287,13 @@ class PayPalGateway:
             currency, authorized = str(auth["amount"]["currency_code"]).upper(), _minor(auth["amount"])
             simple: dict[str, PaymentStatus] = {"CREATED": "authorized", "VOIDED": "voided", "EXPIRED": "voided",
                                                 "PENDING": "pending"}
-            if auth.get("status") in simple:
+            if auth.get("status") in ("VOIDED", "EXPIRED"):  # a capture made before still has to be refunded
+                behind, _ = self._captures(payment_ref, PaymentNotAllowed, auth)
+                if not behind:
+                    return PaymentState(payment_ref, "voided", currency, authorized, 0, 0)
+            elif auth.get("status") in simple:
                 return PaymentState(payment_ref, simple[str(auth["status"])], currency, authorized, 0, 0)
-            if auth.get("status") not in ("CAPTURED", "PARTIALLY_CAPTURED"):
+            elif auth.get("status") not in ("CAPTURED", "PARTIALLY_CAPTURED"):
                 return PaymentState(payment_ref, "unknown", currency, authorized, 0, 0)
         captures, refunds = self._captures(payment_ref, PaymentNotAllowed, auth)
         if not captures:
@@ -302,8 +306,9 @@ class PayPalGateway:
         disputed = any((c.get("status_details") or {}).get("reason") in _DISPUTE_REASONS for c in captures)
         status: PaymentStatus = "captured" if captured else (
             "pending" if any(c.get("status") == "PENDING" for c in captures) else "unknown")
+        held = authorized - captured if auth and auth.get("status") == "PARTIALLY_CAPTURED" else 0
         return PaymentState(payment_ref, status, currency, authorized or captured, captured, refunded, disputed,
-                            captures=states)
+                            captures=states, held=max(0, held))
 
     # -- effects -----------------------------------------------------------------------------
     def void(self, payment_ref: str, effect_key: str) -> None:

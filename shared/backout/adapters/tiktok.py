@@ -11,6 +11,8 @@
   order; answers ``{cancel_id, cancel_status}``. The order's standing seller
   request is looked up first (:meth:`TikTokClient.cancel_order`), so a key
   that expired does not make a second request.
+* ``GET /order/202309/orders?ids=<id>`` (Get Order Detail, below): what an
+  order holds, for an order Backout learns from TikTok (:meth:`TikTokClient.get_order`).
 
 Every call carries ``app_key``, ``timestamp`` (unix seconds) and ``sign`` in
 the query and ``x-tts-access-token`` as a header. ``sign`` is TikTok's v1
@@ -66,6 +68,10 @@ def sign(path: str, query: dict[str, str], body: str, app_secret: str) -> str:
     return hmac.new(app_secret.encode(), base.encode(), hashlib.sha256).hexdigest()
 
 
+class TikTokOrderNotFound(PlatformRejected):
+    """TikTok answered, but not with the order asked for."""
+
+
 @dataclass(frozen=True)
 class TikTokCancellation:
     """A cancellation request as the search call reports it."""
@@ -92,17 +98,36 @@ class TikTokClient:
         self.timeout = timeout
         self._clock = clock
 
-    def _call(self, path: str, query: dict[str, str], body: dict[str, Any] | None) -> Any:
-        """A signed POST; returns ``data``; a non-zero ``code`` raises PlatformRejected."""
+    def _call(self, path: str, query: dict[str, str], body: dict[str, Any] | None, method: str = "POST") -> Any:
+        """A signed call; returns ``data``; a non-zero ``code`` raises PlatformRejected."""
         full = {**query, "app_key": self.app_key, "timestamp": str(int(self._clock())), "shop_cipher": self.shop_cipher}
         full["sign"] = sign(path, full, json.dumps(body) if body is not None else "", self.app_secret)
         url = f"{self.base}{path}?{urllib.parse.urlencode(full)}"
-        answer = request_json("POST", url, headers={"x-tts-access-token": self.access_token}, body=body,
+        answer = request_json(method, url, headers={"x-tts-access-token": self.access_token}, body=body,
                               timeout=self.timeout) or {}
         if answer.get("code") not in (0, "0"):
             raise PlatformRejected(f"tiktok {path}: code {answer.get('code')} {answer.get('message')}",
                                    code=answer.get("code"))
         return answer.get("data") or {}
+
+    def get_order(self, order_id: str) -> dict[str, Any]:
+        """One order as TikTok Shop's Get Order Detail (202309) answers it: ``data.orders[0]``.
+
+        Documented at https://partner.tiktokshop.com/docv2/page/get-order-detail-202309 (read through
+        the OAS transcription of @tts-open-toolkit): ``GET /order/202309/orders``, query ``ids``
+        (array<string>, max 50) and ``shop_cipher``, header ``x-tts-access-token``; answer
+        ``{code, message, request_id, data: {orders: [...]}}``. An order carries ``id``, ``status``,
+        ``update_time`` (unix), ``payment {currency, total_amount, sub_total, ...}`` (decimal strings;
+        ``total_amount = sub_total + shipping_fee + taxes + retail_delivery_fee``) and ``line_items
+        [{id, sku_id, seller_sku, sale_price, is_gift, ...}]``. A line item has no quantity field.
+        What TikTok answers for an unknown id is not documented there: an empty ``orders`` (or a
+        non-zero ``code``) raises :class:`TikTokOrderNotFound` (or PlatformRejected).
+        """
+        data = self._call(f"/order/{VERSION}/orders", {"ids": str(order_id)}, None, method="GET")
+        for order in data.get("orders") or []:
+            if str(order.get("id")) == str(order_id):
+                return dict(order)
+        raise TikTokOrderNotFound(f"tiktok order {order_id} not found", code=None)
 
     def get_cancellation(self, cancel_id: str) -> TikTokCancellation | None:
         """The request's current status, or None when TikTok does not know it."""

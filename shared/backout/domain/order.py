@@ -30,12 +30,14 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     ),
     OrderStatus.CANCELLING: frozenset({OrderStatus.CANCELLED, OrderStatus.ON_HOLD}),
     OrderStatus.ON_HOLD: frozenset({OrderStatus.CANCELLING, OrderStatus.OPEN, OrderStatus.CANCELLED}),
-    OrderStatus.CANCELLED: frozenset(),  # terminal: a re-order is a new order
+    # a cancelled order is never re-opened for sale (a re-order is a new order, rule 8); only money
+    # found owed afterwards (a refund that failed after it succeeded) puts it before an operator again
+    OrderStatus.CANCELLED: frozenset({OrderStatus.ON_HOLD}),
 }
 
 
-#: Statuses no step may leave: a cancelled order stays cancelled (a re-order is a new order, rule 8).
-TERMINAL: frozenset[OrderStatus] = frozenset(s for s, nexts in TRANSITIONS.items() if not nexts)
+#: Statuses no order webhook may refresh and no cancel request may leave: cancelled stays cancelled (rule 8).
+TERMINAL: frozenset[OrderStatus] = frozenset({OrderStatus.CANCELLED})
 
 #: Fields only the saga writes on an order record; an order webhook never sets them.
 SAGA_FIELDS = frozenset({"order_id", "status", "refunded_total", "active_request_id", "hold_reason",
@@ -61,12 +63,20 @@ def can_transition(old: OrderStatus, new: OrderStatus) -> bool:
     return new in TRANSITIONS[old]
 
 
-def check_transition(old: OrderStatus | str, new: OrderStatus | str) -> OrderStatus:
-    """Return ``new`` as a status, or raise IllegalTransition."""
+#: Where an order that was cancelled once may never go again, though it is before an operator (rule 8).
+NEVER_AFTER_CANCELLED: frozenset[OrderStatus] = frozenset({OrderStatus.OPEN, OrderStatus.CANCEL_REQUESTED})
+
+
+def check_transition(old: OrderStatus | str, new: OrderStatus | str, was_cancelled: bool = False) -> OrderStatus:
+    """Return ``new`` as a status, or raise IllegalTransition.
+
+    ``was_cancelled``: the order was cancelled before and reopened for money found owed; it can
+    only end cancelled again, never be open for sale (a re-order is a new order).
+    """
     old_s, new_s = OrderStatus(old), OrderStatus(new)
     if old_s == new_s:
         return new_s  # replays of the same step are no-ops, not errors
-    if not can_transition(old_s, new_s):
+    if not can_transition(old_s, new_s) or (was_cancelled and new_s in NEVER_AFTER_CANCELLED):
         raise IllegalTransition(f"order cannot go from {old_s.value} to {new_s.value}")
     return new_s
 

@@ -6,7 +6,8 @@ One partition per order (``ORDER#<id>``) holds:
 * ``REQ#<id>``        every cancellation request, as recorded
 * ``FX#<id>``         every external effect: intent first, result after
 * ``TL#<ts>#<rand>``  the timeline: one item per step, never rewritten
-* ``TOKEN#<purpose>`` the task token of a saga waiting on a webhook
+* ``TOKEN#<purpose>#<request>`` the task token of a request's saga waiting (backout.saga.waits)
+* ``F#<kind>#<id>``   the ledger: one fact per provider object (backout.repo.facts)
 
 Nothing here deletes an item (PCI-DSS: keep every state change).
 ``PAY#<payment ref>`` maps a gateway payment back to its order.
@@ -20,8 +21,10 @@ from typing import Any
 
 from backout import aws
 from backout.domain.order import TERMINAL, OrderStatus, check_transition, order_refresh, sources_for
+from backout.domain.ledger import Fact, Ledger
 from backout.errors import IllegalTransition, OrderNotFound
 from backout.repo.dynamo import from_item, is_condition_failure, raise_transient, to_item, values, written_once
+from backout.repo.facts import load_ledger, record_fact
 
 
 def now_iso() -> str:
@@ -115,7 +118,7 @@ class OrdersRepository:
         ``new`` is reachable, so two racing steps cannot both apply.
         """
         current = self.require_order(order_id)
-        check_transition(current["status"], new)
+        check_transition(current["status"], new, bool(current.get("reopened")))
         allowed = sources_for(new)
         placeholders = {f":s{i}": s for i, s in enumerate(allowed)}
         names = {"#status": "status", "#updated": "updated_at"} | {f"#{k}": k for k in fields}
@@ -154,6 +157,19 @@ class OrdersRepository:
             ConditionExpression="attribute_not_exists(refunded_effects) OR NOT contains(refunded_effects, :id)",
             ExpressionAttributeValues={**values({":a": amount, ":id": effect_id}), ":e": {"SS": [effect_id]}},
         ))
+
+    # ------------------------------------------------------------ the ledger (backout.repo.facts)
+    def record_fact(self, order_id: str, fact: Fact) -> bool:
+        """Append a provider fact to the order's ledger; False when nothing newer was learnt."""
+        return record_fact(self, order_id, fact)
+
+    def ledger(self, order_id: str) -> Ledger:
+        """Every fact about the order (one Query)."""
+        return load_ledger(self, order_id)
+
+    def link_payment(self, payment_ref: str, order_id: str) -> bool:
+        """Map another payment object (a capture) to the order, so events naming only it find the order."""
+        return self._put_new({"pk": f"PAY#{payment_ref}", "sk": "ORDER", "order_id": order_id})
 
     # ------------------------------------------------------------ requests
     def record_request(self, order_id: str, request: dict[str, Any]) -> bool:
@@ -194,31 +210,39 @@ class OrdersRepository:
         """An effect record, or None."""
         return self._get(_pk(order_id), f"FX#{effect_id}")
 
-    # ------------------------------------------------------------ tokens
-    def save_token(self, order_id: str, purpose: str, token: str, request_id: str) -> None:
-        """Remember the task token of a saga waiting for ``purpose``."""
+    # ------------------------------------------------------------ tokens (one per wait: purpose and request)
+    def save_token(self, order_id: str, purpose: str, token: str, request_id: str, **about: Any) -> None:
+        """Remember the task token of the request's saga waiting for ``purpose`` (and what it waits for)."""
         self.ddb.put_item(
             TableName=self.table,
-            Item=to_item({"pk": _pk(order_id), "sk": f"TOKEN#{purpose}", "token": token,
-                          "request_id": request_id, "saved_at": now_iso()}),
+            Item=to_item({"pk": _pk(order_id), "sk": f"TOKEN#{purpose}#{request_id}", "token": token,
+                          "purpose": purpose, "request_id": request_id, "saved_at": now_iso(), **about}),
         )
 
-    def mark_token_used(self, order_id: str, purpose: str, source_id: str) -> None:
-        """Note which delivery resumed the wait (a replay will not resume it again)."""
+    def mark_token_used(self, order_id: str, purpose: str, request_id: str, source_id: str) -> None:
+        """Note what ended the wait (a replay will not resume it again)."""
         self.ddb.update_item(
-            TableName=self.table, Key=to_item({"pk": _pk(order_id), "sk": f"TOKEN#{purpose}"}),
+            TableName=self.table, Key=to_item({"pk": _pk(order_id), "sk": f"TOKEN#{purpose}#{request_id}"}),
             UpdateExpression="SET used_by = :s, used_at = :t",
             ExpressionAttributeValues=values({":s": source_id, ":t": now_iso()}),
         )
 
-    def save_wake(self, order_id: str, purpose: str, output: dict[str, Any], failure: str | None) -> None:
-        """Remember the first webhook that can end a wait for ``purpose``."""
-        self._put_new({"pk": _pk(order_id), "sk": f"WAKE#{purpose}", "output": output, "failure": failure or "",
-                       "at": now_iso()})
+    def claim_token(self, order_id: str, purpose: str, request_id: str, by: str) -> bool:
+        """Mark the wait ended by ``by`` unless something ended it first (False then)."""
+        return written_once(lambda: self.ddb.update_item(
+            TableName=self.table, Key=to_item({"pk": _pk(order_id), "sk": f"TOKEN#{purpose}#{request_id}"}),
+            UpdateExpression="SET used_by = :s, used_at = :t",
+            ConditionExpression="attribute_exists(sk) AND attribute_not_exists(used_by)",
+            ExpressionAttributeValues=values({":s": by, ":t": now_iso()}),
+        ))
 
-    def get_wake(self, order_id: str, purpose: str) -> dict[str, Any] | None:
-        """The webhook recorded for ``purpose`` before the saga started waiting, if any."""
-        return self._get(_pk(order_id), f"WAKE#{purpose}")
+    def get_token(self, order_id: str, purpose: str, request_id: str) -> dict[str, Any] | None:
+        """The request's wait for ``purpose``, or None."""
+        return self._get(_pk(order_id), f"TOKEN#{purpose}#{request_id}")
+
+    def open_tokens(self, order_id: str) -> list[dict[str, Any]]:
+        """Every wait of the order nothing has ended yet."""
+        return [t for t in self._query(order_id, "TOKEN#") if not t.get("used_by") and t.get("purpose")]
 
     def set_flag(self, order_id: str, name: str, value: bool | str) -> None:
         """Set one attribute on the order (``disputed``, ``tracking_number``, ...)."""
@@ -232,10 +256,6 @@ class OrdersRepository:
         """Keep the evidence bundle assembled for a dispute (once per dispute)."""
         return self._put_new({"pk": _pk(order_id), "sk": f"EVIDENCE#{dispute_id}", "evidence": evidence,
                               "assembled_at": now_iso()})
-
-    def get_token(self, order_id: str, purpose: str) -> dict[str, Any] | None:
-        """The waiting saga's token record for ``purpose``, or None."""
-        return self._get(_pk(order_id), f"TOKEN#{purpose}")
 
     # ------------------------------------------------------------ parked events
     def park(self, order_id: str | None, key: str, event: dict[str, Any], payment_ref: str | None = None) -> bool:
@@ -253,6 +273,10 @@ class OrdersRepository:
         if payment_ref:
             found += self._query_pk(f"PAY#{payment_ref}", "PARK#")
         return sorted(found, key=lambda item: str(item.get("parked_at", "")))
+
+    def parked_under_payment(self, payment_ref: str) -> list[dict[str, Any]]:
+        """Events kept under a payment object (a capture) no order was known for yet, oldest first."""
+        return sorted(self._query_pk(f"PAY#{payment_ref}", "PARK#"), key=lambda item: str(item.get("parked_at", "")))
 
     # ------------------------------------------------------------ timeline
     def append_timeline(self, order_id: str, step: str, detail: dict[str, Any] | None = None) -> None:

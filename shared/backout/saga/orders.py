@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from backout.domain import rules
 from backout.domain.order import OrderStatus, can_transition, require_request
+from backout.errors import RefundFailed
 from backout.repo.orders import OrdersRepository
-
-COOLING_OFF = "cooling_off"
+from backout.saga import waits
+from backout.saga.waits import COOLING_OFF, OPERATOR
 
 
 #: Channels where the marketplace, not the seller, decides a cancellation.
@@ -36,38 +38,60 @@ def choose_path(order: dict[str, Any], request: dict[str, Any], guardrail: objec
     return "direct"
 
 
-def begin(order_id: str, request_id: str, execution_id: str, repo: OrdersRepository) -> dict[str, Any]:
-    """Check the saga has a recorded request for a known order; choose its path."""
+def begin(order_id: str, request_id: str, execution_id: str, repo: OrdersRepository,
+          remedy: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Check the saga has a recorded request for a known order; choose its path.
+
+    ``remedy``: the saga was started again for a request whose refund failed after the order was
+    cancelled; it goes straight to the operator with the amount still owed.
+    """
+    result = decide(order_id, request_id, repo, remedy)
+    repo.append_timeline(order_id, "saga_started", {"request_id": request_id, "path": result["path"],
+                                                    "execution": execution_id, **({"remedy": remedy} if remedy else {})})
+    if result["guardrail"]:
+        repo.append_timeline(order_id, "guardrail_hold", {"request_id": request_id, **result["guardrail"]})
+    return result
+
+
+def decide(order_id: str, request_id: str, repo: OrdersRepository,
+           remedy: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The request's path from the ledger as it stands now (also run again when a step finds it changed)."""
+    from backout.saga.platforms import has_shipped
+
     order = repo.require_order(order_id)
     request = repo.get_request(order_id, request_id)
     require_request(request, request_id)
     assert request is not None
+    if remedy:
+        return {"gateway": order["gateway"], "currency": order["currency"], "status": order["status"],
+                "path": "remedy", "guarded_path": "remedy", "guardrail": {}}
     from backout.ops.guardrails import check_hold
 
+    order = {**order, "shipped": has_shipped(order, repo)}
     hold = check_hold(repo, order, request)
     path, guarded = choose_path(order, request, hold), choose_path(order, request)
-    repo.append_timeline(order_id, "saga_started", {"request_id": request_id, "path": path, "execution": execution_id})
-    result = {"gateway": order["gateway"], "currency": order["currency"], "status": order["status"], "path": path,
-              "guarded_path": guarded, "guardrail": hold.as_detail() if hold else {}}
-    if hold is not None:
-        repo.append_timeline(order_id, "guardrail_hold", {"request_id": request_id, **hold.as_detail()})
-    return result
+    return {"gateway": order["gateway"], "currency": order["currency"], "status": order["status"], "path": path,
+            "guarded_path": guarded, "guardrail": hold.as_detail() if hold else {}}
 
 
-def await_event(order_id: str, request_id: str, purpose: str, task_token: str, repo: OrdersRepository) -> dict[str, Any]:
-    """Park the saga's token until a webhook for ``purpose`` resumes it.
+def await_event(order_id: str, request_id: str, purpose: str, task_token: str, repo: OrdersRepository,
+                **about: Any) -> dict[str, Any]:
+    """Wait for what ends ``purpose`` for this request (backout.saga.waits); at once if the ledger has it.
 
-    If that webhook already came (it often outruns the saga), resume at once.
+    The refund settlement waits for the refunds this request's settlement made, named one by one.
     """
-    repo.save_token(order_id, purpose, task_token, request_id)
-    repo.append_timeline(order_id, f"waiting_for_{purpose}", {"request_id": request_id})
-    wake = repo.get_wake(order_id, purpose)
-    if wake is not None:
-        from backout.dispatch import complete_token
+    if purpose == waits.REFUND_SETTLEMENT and "refund_ids" not in about:
+        about["refund_ids"] = _refunds_made(repo, order_id, request_id)
+    return waits.begin_wait(repo, order_id, request_id, purpose, task_token, **about)
 
-        complete_token(task_token, dict(wake["output"]), wake.get("failure") or None)
-        repo.mark_token_used(order_id, purpose, "early-webhook")
-    return {}
+
+def _refunds_made(repo: OrdersRepository, order_id: str, request_id: str) -> list[str]:
+    """Every refund the request's settlements made (each attempt's recorded result)."""
+    ids: list[str] = []
+    for fx in repo.items(order_id, f"FX#settle#{request_id}"):
+        if str(fx["sk"]) == f"FX#settle#{request_id}" or str(fx["sk"]).startswith(f"FX#settle#{request_id}#"):
+            ids += [str(r) for r in (fx.get("result") or {}).get("refund_ids") or []]
+    return ids
 
 
 def reject(order_id: str, request_id: str, decision: dict[str, Any], repo: OrdersRepository) -> dict[str, Any]:
@@ -75,16 +99,20 @@ def reject(order_id: str, request_id: str, decision: dict[str, Any], repo: Order
     order = repo.require_order(order_id)
     if _replayed(order, request_id, OrderStatus.OPEN):
         return {}
-    if can_transition(OrderStatus(order["status"]), OrderStatus.OPEN):
+    if order.get("reopened") and order["status"] == OrderStatus.ON_HOLD.value:
+        repo.transition(order_id, OrderStatus.CANCELLED, reopened=False)  # it was cancelled: it stays so
+    elif can_transition(OrderStatus(order["status"]), OrderStatus.OPEN):
         repo.transition(order_id, OrderStatus.OPEN, active_request_id="")
     repo.append_timeline(order_id, "cancellation_rejected", {"request_id": request_id, **decision})
     return {}
 
 
-def open_cooling_off(order_id: str, request_id: str, task_token: str, repo: OrdersRepository) -> dict[str, Any]:
-    """Park the saga's token so a withdrawal webhook can end the window."""
-    repo.save_token(order_id, COOLING_OFF, task_token, request_id)
+def open_cooling_off(order_id: str, request_id: str, task_token: str, repo: OrdersRepository,
+                     window_seconds: int = 0) -> dict[str, Any]:
+    """Open the request's window: a withdrawal of this request (already in the ledger, or later) ends it."""
     repo.append_timeline(order_id, "cooling_off_opened", {"request_id": request_id})
+    repo.save_token(order_id, COOLING_OFF, task_token, request_id, window_seconds=window_seconds)
+    waits.wake(repo, order_id, "ledger", only=(COOLING_OFF, request_id))
     return {}
 
 
@@ -102,6 +130,7 @@ def complete(order_id: str, request_id: str, payment: dict[str, Any], stock: dic
     """Money and stock are back: the order is cancelled."""
     if _replayed(repo.require_order(order_id), request_id, OrderStatus.CANCELLED):
         return {"counted": False}
+    _no_refund_failed(repo, order_id, request_id)
     if payment.get("outcome") == "refund_pending":  # it settled (the saga waited for that): count it, once per effect
         repo.add_refunded(order_id, int(payment.get("amount") or 0), f"settle#{request_id}")
     order = repo.transition(order_id, OrderStatus.CANCELLED)
@@ -113,6 +142,14 @@ def complete(order_id: str, request_id: str, payment: dict[str, Any], stock: dic
     # for the function's metrics only (the state machine discards it): first completion, channel, initiator
     return {"counted": counted, "channel": order.get("channel", ""), "initiator": request.get("initiator", ""),
             "duration_seconds": seconds_since(str(request.get("recorded_at", "")))}
+
+
+def _no_refund_failed(repo: OrdersRepository, order_id: str, request_id: str) -> None:
+    """Re-decided before the order is closed: a refund of this request that failed meanwhile stops it."""
+    made = _refunds_made(repo, order_id, request_id)
+    states = rules.refund_states(repo.ledger(order_id), made) if made else {}
+    if rules.settlement(states) == "failed":
+        raise RefundFailed(f"a refund of request {request_id} failed before the order was closed: {states}")
 
 
 def _replayed(order: dict[str, Any], request_id: str, outcome: OrderStatus) -> bool:
@@ -127,8 +164,6 @@ def _replayed(order: dict[str, Any], request_id: str, outcome: OrderStatus) -> b
     return outcome == OrderStatus.OPEN and bool(active) and active != request_id
 
 
-OPERATOR = "operator"
-
 
 def hold(order_id: str, request_id: str, error: dict[str, Any], repo: OrdersRepository,
          task_token: str | None = None) -> dict[str, Any]:
@@ -136,10 +171,15 @@ def hold(order_id: str, request_id: str, error: dict[str, Any], repo: OrdersRepo
     order = repo.get_order(order_id)
     if order is None:
         return {}
+    reason = str(error.get("Error", "unknown"))
+    fields: dict[str, Any] = {"hold_reason": reason, "hold_request_id": request_id}
+    if order["status"] == OrderStatus.CANCELLED.value:
+        fields["reopened"] = True  # cancelled, then money turned out owed: a reject closes it again
     if can_transition(OrderStatus(order["status"]), OrderStatus.ON_HOLD):
-        repo.transition(order_id, OrderStatus.ON_HOLD, hold_reason=str(error.get("Error", "unknown")))
+        repo.transition(order_id, OrderStatus.ON_HOLD, **fields)
     if task_token:
-        repo.save_token(order_id, OPERATOR, task_token, request_id)
+        repo.save_token(order_id, OPERATOR, task_token, request_id, reason=reason,
+                        cause=str(error.get("Cause") or "")[:1000])
     repo.append_timeline(order_id, "held_for_operator", {"request_id": request_id, "error": error})
     return {}
 

@@ -17,12 +17,17 @@ counted by the gateway and not refunded again.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, Callable
 
 from backout.adapters.gateway import CaptureState, PaymentGateway, PaymentState, RefundRecord, gateway_for
+from backout.domain.ledger import Fact, FactKind, Ledger
 from backout.domain.order import OrderStatus, refundable, require_request
-from backout.errors import PaymentNotAllowed, RefundFailed
+from backout.domain.rules import approvals, in_dispute, lost_to_chargeback, needs_operator_for_value, operator_approved
+from backout.errors import OperatorRequired, PathChanged, PaymentNotAllowed, RefundFailed
 from backout.repo.orders import OrdersRepository
 
 
@@ -45,31 +50,66 @@ def refund_plan(state: PaymentState, key: str) -> list[tuple[str | None, str, in
     return [(c.capture_id, f"{key}#{c.capture_id}"[:255], refundable(c.captured, c.refunded)) for c in captures]
 
 
+def attempt_of(ledger: Ledger, request_id: str) -> int:
+    """Which settlement attempt this is: one more after each operator approval (a failed refund is not
+    found again under a new attempt's key, so an approval after a failure refunds anew)."""
+    return approvals(ledger, request_id)
+
+
 def settle(
     order_id: str,
     request_id: str,
     repo: OrdersRepository,
     gateways: Callable[[str], PaymentGateway] = gateway_for,
+    path: str = "",
 ) -> dict[str, Any]:
-    """Void an authorized payment or refund a captured one; returns the outcome."""
+    """Void an authorized payment or refund a captured one; returns the outcome.
+
+    Re-decided from the ledger first: an open dispute holds it (rule 10), a parcel that left while
+    the saga was on the direct path sends it back to choose again (``PathChanged``, rule 2).
+    """
     order = repo.require_order(order_id)
     require_request(repo.get_request(order_id, request_id), request_id)
-    if order.get("disputed"):
+    ledger = repo.ledger(order_id)
+    if order.get("disputed") or in_dispute(ledger):
         raise PaymentNotAllowed("a dispute is open on this payment: refunding it too would pay twice (rule 10)")
+    if path == "direct":
+        from backout.saga.platforms import has_shipped
+
+        if has_shipped(order, repo):
+            raise PathChanged("the parcel left the seller after the path was chosen: intercept or return first")
     repo.transition(order_id, OrderStatus.CANCELLING)
-    effect_id = f"settle#{request_id}"
+    attempt = attempt_of(ledger, request_id)
+    effect_id = f"settle#{request_id}" + (f"#{attempt}" if attempt else "")
     fx = repo.record_intent(order_id, effect_id, "settle", gateway=order["gateway"], payment_ref=order.get("payment_ref"))
     if fx.get("status") == "done":
         return dict(fx["result"])
     if order["gateway"] == "platform":
         result = _settle_on_platform(order, request_id, repo)
     else:
-        result = _settle_with_gateway(order, effect_key(order_id, request_id), gateways(order["gateway"]))
+        key = effect_key(order_id, request_id) + (f"#{attempt}" if attempt else "")
+        guard = Guard(lost=lost_to_chargeback(ledger), approved=operator_approved(ledger, request_id),
+                      threshold=_threshold())
+        result = _settle_with_gateway(order, key, gateways(order["gateway"]), guard, repo)
     if result["outcome"] == "refunded":  # counted before "done": a crash in between must not lose it
         repo.add_refunded(order_id, int(result["amount"]), effect_id)
     repo.record_result(order_id, effect_id, "done", result=result)
     repo.append_timeline(order_id, f"payment_{result['outcome']}", result)
     return result
+
+
+@dataclass(frozen=True)
+class Guard:
+    """What the ledger says before money moves: lost to a chargeback, a person's approval, the threshold."""
+
+    lost: int = 0
+    approved: bool = False
+    threshold: int = 0
+
+
+def _threshold() -> int:
+    """``HighValueThresholdMinor``: refunds at or above it wait for an operator (0 switches it off)."""
+    return int(os.environ.get("HIGH_VALUE_THRESHOLD_MINOR", "0") or 0)
 
 
 def _settle_on_platform(order: dict[str, Any], request_id: str, repo: OrdersRepository) -> dict[str, Any]:
@@ -79,14 +119,15 @@ def _settle_on_platform(order: dict[str, Any], request_id: str, repo: OrdersRepo
     from backout.saga import platforms, providers
 
     result: dict[str, Any] = {"outcome": "platform_refunds", "amount": int(order["total"]),
-                              "currency": order["currency"]}
+                              "currency": order["currency"], "refund_ids": []}
     if repo.get_effect(str(order["order_id"]), platforms.platform_effect_id(request_id)) is None:
         request = repo.get_request(str(order["order_id"]), request_id) or {}
         result["asked"] = providers.refund_on_platform(order, request, f"backout:{order['order_id']}:{request_id}")
     return result
 
 
-def _settle_with_gateway(order: dict[str, Any], key: str, gateway: PaymentGateway) -> dict[str, Any]:
+def _settle_with_gateway(order: dict[str, Any], key: str, gateway: PaymentGateway, guard: Guard,
+                         repo: OrdersRepository) -> dict[str, Any]:
     ref = order.get("payment_ref")
     if not ref:
         raise PaymentNotAllowed(f"order {order['order_id']} has no payment reference")
@@ -95,7 +136,7 @@ def _settle_with_gateway(order: dict[str, Any], key: str, gateway: PaymentGatewa
         raise PaymentNotAllowed("the payment is disputed: refunding it too would pay twice")
     if state.currency != str(order["currency"]).upper():
         raise PaymentNotAllowed(f"payment currency {state.currency} differs from order currency {order['currency']}")
-    base = {"currency": state.currency, "payment_ref": ref, "gateway": gateway.name}
+    base = {"currency": state.currency, "payment_ref": ref, "gateway": gateway.name, "refund_ids": []}
     if state.status == "authorized":
         gateway.void(ref, key)
         return {"outcome": "voided", "amount": state.authorized, **base}
@@ -103,22 +144,55 @@ def _settle_with_gateway(order: dict[str, Any], key: str, gateway: PaymentGatewa
         return {"outcome": "voided", "amount": state.authorized, **base}
     if state.status != "captured":
         raise PaymentNotAllowed(f"payment is {state.status}; nothing safe to do automatically")
-    refunds = _refund_each_capture(order, state, key, gateway)
+    for capture in state.captures:
+        repo.link_payment(capture.capture_id, str(order["order_id"]))  # its refunds' webhooks name it
+    refunds = _refund_each_capture(order, state, key, gateway, guard)
+    released = 0
+    if state.held:  # a partly captured authorization: the rest is released, not left on the card
+        gateway.void(ref, key)
+        released = state.held
+    for refund in refunds:
+        repo.record_fact(str(order["order_id"]), _refund_fact(refund, ref, key))
     if not refunds:
-        return {"outcome": "already_refunded", "amount": 0, **base}
+        return {"outcome": "already_refunded", "amount": 0, "released": released, **base}
     settled = all(r.status == "succeeded" for r in refunds)
-    return {"outcome": "refunded" if settled else "refund_pending", "amount": sum(r.amount for r in refunds),
-            "refund_id": refunds[0].refund_id, "refund_ids": [r.refund_id for r in refunds], **base}
+    return {**base, "outcome": "refunded" if settled else "refund_pending", "amount": sum(r.amount for r in refunds),
+            "refund_id": refunds[0].refund_id, "refund_ids": [r.refund_id for r in refunds], "released": released}
+
+
+def _refund_fact(refund: RefundRecord, payment_ref: str, key: str) -> Fact:
+    """What the gateway answered when Backout made the refund (any webhook about it is newer)."""
+    return Fact(kind=FactKind.REFUND, object_id=refund.refund_id, state=refund.status, at=_MADE,
+                amount=refund.amount, currency=refund.currency, payment_ref=payment_ref, effect_key=key,
+                source_id="backout")
+
+
+#: The version of a fact Backout recorded itself: older than anything a provider reports.
+_MADE = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def _refund_each_capture(order: dict[str, Any], state: PaymentState, key: str,
-                         gateway: PaymentGateway) -> list[RefundRecord]:
-    """Find or create one refund per capture with something left; a failed one stops here."""
-    request_id = key.removeprefix(effect_key(str(order["order_id"]), ""))  # the key ends with the whole request id
+                         gateway: PaymentGateway, guard: Guard) -> list[RefundRecord]:
+    """Find or create one refund per capture with something left; a failed one stops here.
+
+    What a lost dispute already gave back is not refunded again (it counts as returned), and a
+    refund at or above the high-value threshold waits for a person's approval first.
+    """
+    request_id = key.removeprefix(effect_key(str(order["order_id"]), "")).split("#")[0]
     metadata = {"backout_order_id": str(order["order_id"]), "backout_request_id": request_id}
+    plan, lost = refund_plan(state, key), guard.lost
+    owed = []
+    for capture_id, capture_key, left in plan:
+        cut = min(left, lost)
+        lost -= cut
+        owed.append((capture_id, capture_key, left - cut))
+    found = [(c, k, left, gateway.find_refund(state.payment_ref, k, c)) for c, k, left in owed]
+    to_make = sum(left for _, _, left, refund in found if refund is None)
+    if needs_operator_for_value(to_make, guard.threshold, guard.approved):
+        raise OperatorRequired(f"refund of {to_make} {state.currency} (minor units) is at or above the "
+                               f"high-value threshold {guard.threshold}: an operator approves it first")
     refunds: list[RefundRecord] = []
-    for capture_id, capture_key, left in refund_plan(state, key):
-        refund = gateway.find_refund(state.payment_ref, capture_key, capture_id)
+    for capture_id, capture_key, left, refund in found:
         if refund is None and left > 0:
             refund = gateway.create_refund(state.payment_ref, left, capture_key, metadata, capture_id)
         if refund is None:

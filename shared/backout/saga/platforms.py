@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from backout.adapters import stepfunctions
+from backout.domain import rules
 from backout.repo.orders import OrdersRepository
-
-#: The task-token purpose of the platform's decision (AwaitPlatformDecision).
-PLATFORM_DECISION = "platform_decision"
+from backout.saga import waits
+from backout.saga.waits import PLATFORM_DECISION
 
 
 def platform_effect_id(request_id: str) -> str:
@@ -15,18 +16,12 @@ def platform_effect_id(request_id: str) -> str:
     return f"platform_request#{request_id}"
 
 
-#: Scan statuses that mean the parcel has left the seller (a label alone has not).
-LEFT_THE_SELLER = frozenset({"picked_up", "in_transit", "out_for_delivery", "failed_attempt", "available_for_pickup",
-                             "delivered", "exception"})
-
-
 def has_shipped(order: dict[str, Any], repo: OrdersRepository) -> bool:
-    """Shipped per the order record, or per a scan on its timeline (marketplace pushes such as Ozon's
+    """Shipped per the order record, or per a parcel scan in the ledger (marketplace pushes such as Ozon's
     TYPE_STATE_CHANGED arrive as scans and do not mark the order record shipped)."""
     if order.get("shipped"):
         return True
-    return any(step.get("step") == "shipment_scanned" and (step.get("detail") or {}).get("status") in LEFT_THE_SELLER
-               for step in repo.timeline(str(order["order_id"])))
+    return rules.has_left(repo.ledger(str(order["order_id"])), str(order.get("return_tracking_number") or ""))
 
 
 def intercept_effect_id(request_id: str) -> str:
@@ -71,7 +66,6 @@ def _effect_once(repo: OrdersRepository, order_id: str, effect_id: str, kind: st
 def request_cancellation(order_id: str, request_id: str, task_token: str, repo: OrdersRepository) -> dict[str, Any]:
     """Ask the marketplace to cancel (or approve the buyer's request), then wait for its decision webhook."""
     from backout.saga import providers
-    from backout.saga.orders import await_event
 
     order = repo.require_order(order_id)
     order = {**order, "shipped": has_shipped(order, repo)}
@@ -79,43 +73,46 @@ def request_cancellation(order_id: str, request_id: str, task_token: str, repo: 
     asked = _effect_once(repo, order_id, platform_effect_id(request_id), "platform_cancellation_requested",
                          lambda: providers.request_platform_cancellation(order, request,
                                                                          f"backout:{order_id}:{request_id}"))
-    waiting = await_event(order_id, request_id, PLATFORM_DECISION, task_token, repo)
+    cancellation = str(asked.get("platform_cancellation_id") or request.get("platform_cancellation_id") or "")
+    waiting = waits.begin_wait(repo, order_id, request_id, PLATFORM_DECISION, task_token,
+                               platform_cancellation_id=cancellation)
     if asked.get("decision"):  # Backout decided on the spot (e.g. rejected a shipped order's request)
-        _resume_now(repo, order_id, task_token, {"decision": asked["decision"], "by": "backout"},
+        _resume_now(repo, order_id, task_token, {"decision": asked["decision"], "by": "backout",
+                                                 "request_id": request_id},
                     f"backout:{asked.get('call')}")
     return waiting
 
 
 def _resume_now(repo: OrdersRepository, order_id: str, task_token: str, output: dict[str, Any], by: str) -> None:
     """Complete the platform wait at once, unless an early webhook already did."""
-    from backout.dispatch import complete_token
-
-    token = repo.get_token(order_id, PLATFORM_DECISION) or {}
+    request_id = str(output.get("request_id") or "")
+    token = repo.get_token(order_id, PLATFORM_DECISION, request_id) or {}
     if token.get("token") != task_token or token.get("used_by"):
         return
-    complete_token(task_token, output, None)
-    repo.mark_token_used(order_id, PLATFORM_DECISION, by)
+    stepfunctions.complete(task_token, output, None)
+    repo.mark_token_used(order_id, PLATFORM_DECISION, request_id, by)
 
 
 def request_intercept(order_id: str, request_id: str, task_token: str, repo: OrdersRepository) -> dict[str, Any]:
     """Shipped: ask the carrier to intercept (cost recorded), then wait for its scans."""
     from backout.saga import providers
-    from backout.saga.orders import await_event
 
     order = repo.require_order(order_id)
-    _effect_once(repo, order_id, intercept_effect_id(request_id), "intercept_requested",
-                 lambda: providers.request_intercept(order, f"backout:intercept:{order_id}:{request_id}"))
-    return await_event(order_id, request_id, "carrier", task_token, repo)
+    asked = _effect_once(repo, order_id, intercept_effect_id(request_id), "intercept_requested",
+                         lambda: providers.request_intercept(order, f"backout:intercept:{order_id}:{request_id}"))
+    tracking = str(asked.get("tracking_number") or order.get("tracking_number") or "")
+    return waits.begin_wait(repo, order_id, request_id, waits.CARRIER, task_token, tracking_number=tracking,
+                            return_tracking_number=str(order.get("return_tracking_number") or ""))
 
 
 def issue_return_label(order_id: str, request_id: str, task_token: str, repo: OrdersRepository) -> dict[str, Any]:
     """Delivered despite the cancel: a prepaid return label, then wait for the return scan."""
     from backout.saga import providers
-    from backout.saga.orders import await_event
 
     order = repo.require_order(order_id)
     label = _effect_once(repo, order_id, f"return_label#{request_id}", "return_label_issued",
                          lambda: providers.create_return_label(order, f"backout:return:{order_id}:{request_id}"))
     if label.get("return_tracking_number"):
         repo.set_flag(order_id, "return_tracking_number", str(label["return_tracking_number"]))
-    return await_event(order_id, request_id, "return", task_token, repo)
+    return waits.begin_wait(repo, order_id, request_id, waits.RETURN, task_token,
+                            return_tracking_number=str(label.get("return_tracking_number") or ""))
