@@ -23,8 +23,14 @@ idempotency key (400).
   (:meth:`FakeTikTok.decide`) and answers ``data {cancel_id, cancel_status}``.
   An order with a standing seller request answers 400 code 36009004.
 
-Seed with :meth:`FakeTikTok.add_cancellation`. Ledger ops: ``approve``,
-``reject``, ``seller_cancel``, ``platform_decision``.
+* ``GET /order/202309/orders?ids=<id>[,<id>...]`` (Get Order Detail) ->
+  ``data.orders[]`` for the orders seeded with :meth:`FakeTikTok.add_order`.
+  None of the ids known: HTTP 200 with code 21011001 (the fake's own code;
+  TikTok answers its business errors with a non-zero ``code``).
+
+Seed with :meth:`FakeTikTok.add_cancellation` and :meth:`FakeTikTok.add_order`.
+Ledger ops: ``approve``, ``reject``, ``seller_cancel``, ``platform_decision``
+(order reads are no effect: they show in ``requests`` only).
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from backout_dev.fakes._base import FakeServer, Request, Response
 
 _ids = itertools.count(577_000_000_000_000_001)
 BASE = "/return_refund/202309/cancellations"
+ORDERS = "/order/202309/orders"
 
 
 def _answer(status: int, code: int, message: str, data: Any = None) -> Response:
@@ -54,6 +61,7 @@ class FakeTikTok(FakeServer):
         self.app_key, self.app_secret = app_key, app_secret
         self.access_token, self.shop_cipher = access_token, shop_cipher
         self.cancellations: dict[str, dict[str, Any]] = {}
+        self.orders: dict[str, dict[str, Any]] = {}
 
     def add_cancellation(self, order_id: str, *, status: str = "CANCELLATION_REQUEST_PENDING",
                          role: str = "BUYER") -> str:
@@ -64,6 +72,18 @@ class FakeTikTok(FakeServer):
                                              "role": role, "cancel_type": "CANCEL", "create_time": int(time.time()),
                                              "update_time": int(time.time())}
             return cancel_id
+
+    def add_order(self, order_id: str, currency: str, total: str, line_items: list[dict[str, Any]],
+                  status: str = "AWAITING_SHIPMENT") -> dict[str, Any]:
+        """An order as Get Order Detail answers it; ``total`` is ``payment.total_amount`` (a decimal
+        string) and each line item (one per unit) gets an ``id``, ``currency`` and ``is_gift`` unless given."""
+        with self.lock:
+            now = int(time.time())
+            items = [{"id": str(next(_ids)), "currency": currency, "is_gift": False, **item} for item in line_items]
+            self.orders[order_id] = {"id": order_id, "status": status, "create_time": now, "update_time": now,
+                                     "payment": {"currency": currency, "total_amount": total},
+                                     "line_items": items}
+            return self.orders[order_id]
 
     def decide(self, cancel_id: str, status: str) -> None:
         """TikTok (or the buyer) settles a request itself."""
@@ -98,6 +118,11 @@ class FakeTikTok(FakeServer):
         refused = self._auth(req)
         if refused is not None:
             return refused
+        if req.method == "GET" and req.path == ORDERS:
+            found = [self.orders[i] for i in req.query.get("ids", "").split(",") if i in self.orders]
+            if not found:
+                return _answer(200, 21011001, "order not found")
+            return _answer(200, 0, "Success", {"orders": found})
         if req.method == "POST" and req.path == f"{BASE}/search":
             return self._search(req.body if isinstance(req.body, dict) else {})
         if req.method == "POST" and req.path == BASE:
