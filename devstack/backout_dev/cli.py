@@ -6,6 +6,7 @@
     backout timeline ORDER    print an order's timeline from a running `backout serve`
     backout approve ORDER     approve a held cancellation (operator)
     backout reject ORDER      reject a held cancellation (operator)
+    backout model             the model-based adversarial generator (--examples N --steps M)
     backout report [--chart P] cancellation rates vs the guardrails; PNG chart of weekly cancellations
     backout replay            re-drive the dead-letter queues, each message exactly once
     backout audit             reconcile the stock ledger with the counts; list differing SKUs
@@ -164,8 +165,10 @@ def main(argv: list[str] | None = None) -> int:
         ops.set_defaults(fn=_cmd_ops)
     from backout_dev import security
     from backout_dev.sim import soak
+    from backout_dev.sim.model import run as model_run
 
     soak.add_parser(sub)
+    model_run.add_parser(sub)
     security.add_parser(sub)
     args = parser.parse_args(argv)
     return int(args.fn(args))
