@@ -134,7 +134,7 @@ def test_ozon_buyer_request_is_approved_once_and_ozon_confirms(local_env: Any) -
     assert status(order["order_id"]) == "CANCELLED"
     assert InventoryRepository().stock("OZ-BUY") == 5
     assert settlement(order["order_id"], request_id) == {"outcome": "platform_refunds", "amount": 140000,
-                                                         "currency": "RUB"}
+                                                         "currency": "RUB", "refund_ids": []}
 
 
 def test_ozon_seller_request_waits_for_ozon_then_is_approved(local_env: Any, no_guardrail: None) -> None:
@@ -207,7 +207,7 @@ def test_tiktok_buyer_request_is_approved_once(local_env: Any) -> None:
     assert status(order["order_id"]) == "CANCELLED"
     assert InventoryRepository().stock("TT-OK") == 5
     assert settlement(order["order_id"], f"tiktok:{cancel_id}") == {"outcome": "platform_refunds", "amount": 2500,
-                                                                    "currency": "USD"}
+                                                                    "currency": "USD", "refund_ids": []}
 
 
 def test_tiktok_buyer_request_on_a_shipped_order_is_rejected(local_env: Any) -> None:
@@ -252,7 +252,8 @@ def test_shopify_order_cancel_refunds_through_shopify_and_restocks_once(local_en
     local_env.stack.wait_idle()
     assert status(order_id) == "CANCELLED"
     assert InventoryRepository().stock("SH-A") == 3
-    assert settlement(order_id, request_id) == {"outcome": "platform_refunds", "amount": 3800, "currency": "USD"}
+    assert settlement(order_id, request_id) == {"outcome": "platform_refunds", "amount": 3800, "currency": "USD",
+                                                "refund_ids": []}
     assert len([e for e in local_env.shopify.effects("cancel") if e["order_id"] == gid]) == 1
 
 

@@ -145,7 +145,8 @@ def test_operator_cannot_decide_an_order_that_is_not_held(shop: Shop, local_env:
     local_env.stack.wait_idle()
     with pytest.raises(urllib.error.HTTPError) as err:
         decide(local_env, order["order_id"], "approve")
-    assert err.value.code == 400
+    assert err.value.code == 409  # a conflict with where the order stands, said plainly
+    assert "not on hold" in err.value.read().decode()
 
 
 def _shipped_order(shop: Shop, local_env: Any, tracking: str, outcome: str) -> dict[str, Any]:

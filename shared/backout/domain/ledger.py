@@ -36,10 +36,13 @@ RefundState = Literal["pending", "succeeded", "failed", "canceled"]
 #: Dispute states, collapsed: open (needs response, under review), won, lost.
 DisputeState = Literal["open", "won", "lost"]
 
-#: The order in which one object's states may follow each other at the same instant (ties on time).
-_RANK: dict[str, int] = {"pending": 0, "authorized": 0, "open": 0, "requires_action": 0, "captured": 1,
-                         "succeeded": 1, "in_transit": 1, "won": 2, "lost": 2, "failed": 2, "canceled": 2,
-                         "voided": 2, "expired": 2}
+#: The order in which one object's states may follow each other at the same instant (ties on time):
+#: a later, more final state wins a tie (a parcel's return-to-sender over its in-transit scan).
+_RANK: dict[str, int] = {"pending": 0, "authorized": 0, "open": 0, "requires_action": 0, "label_created": 0,
+                         "captured": 1, "succeeded": 1, "picked_up": 1, "in_transit": 1, "out_for_delivery": 1,
+                         "failed_attempt": 1, "available_for_pickup": 1, "exception": 1,
+                         "return_to_sender": 2, "won": 2, "lost": 2, "failed": 2, "canceled": 2, "voided": 2,
+                         "expired": 2, "approved": 2, "rejected": 2, "delivered": 3, "returned": 3}
 
 
 class Fact(BaseModel):

@@ -67,7 +67,8 @@ def decide(order_id: str, request_id: str, repo: OrdersRepository,
                 "path": "remedy", "guarded_path": "remedy", "guardrail": {}}
     from backout.ops.guardrails import check_hold
 
-    order = {**order, "shipped": has_shipped(order, repo)}
+    if order.get("channel") not in PLATFORM_DECIDES:  # a marketplace decides a shipped order on its own path
+        order = {**order, "shipped": has_shipped(order, repo)}
     hold = check_hold(repo, order, request)
     path, guarded = choose_path(order, request, hold), choose_path(order, request)
     return {"gateway": order["gateway"], "currency": order["currency"], "status": order["status"], "path": path,
