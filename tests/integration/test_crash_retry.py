@@ -292,6 +292,17 @@ def drive_withdrawal(case: Case) -> None:
                           order_id=case.order_id, request_id=case.request_id))
 
 
+def drive_shipped_in_window(case: Case) -> None:
+    """The parcel ships during the cooling-off window: settling finds it gone and the path is decided again."""
+    case.tracking = f"TRK-{_RUN}-{case.no}"
+    case.env.carrier.add_shipment(case.tracking, "in_transit", "succeed")
+    request_cancellation(case, cooling_off=3)
+    wait_for_step(case, "cooling_off_opened")
+    scan(case, case.tracking, ShipmentStatus.IN_TRANSIT, 1)
+    wait_for_step(case, "waiting_for_carrier")
+    scan(case, case.tracking, ShipmentStatus.RETURN_TO_SENDER, 2)
+
+
 def drive_platform(case: Case) -> None:
     request_cancellation(case)
     wait_for_step(case, "waiting_for_platform_decision")
@@ -351,6 +362,9 @@ PATHS: dict[str, Path] = {
                               shipped=True),
     "shipped_return": Path(lambda c: drive_shipped(c, "fail"),
                            ("BeginCancellation", "AwaitIntercept", "AwaitReturn", *_TAIL), shipped=True),
+    # settling is tried, finds the parcel gone (PathChanged), the path is decided again: intercept, then settle
+    "shipped_in_window": Path(drive_shipped_in_window, ("BeginCancellation", "CoolingOff", "SettlePayment",
+                                                        "Redecide", "AwaitIntercept", *_TAIL)),
     "cooling_off_withdrawn": Path(drive_withdrawal, ("BeginCancellation", "CoolingOff", "RecordWithdrawal"),
                                   refunded=False, restocked=False, status="OPEN"),
     "platform": Path(drive_platform, ("BeginCancellation", "AwaitPlatformDecision", *_TAIL), refunded=False),
