@@ -34,7 +34,7 @@ def _step(event: dict[str, Any]) -> dict[str, Any]:
     if action == "begin":
         return orders.begin(order_id, request_id, event.get("execution_id", ""), repo, event.get("remedy"))
     if action == "decide":
-        return orders.decide(order_id, request_id, repo)
+        return orders.redecide(order_id, request_id, repo)
     if action == "open_cooling_off":
         return orders.open_cooling_off(order_id, request_id, event["task_token"], repo,
                                        int(event.get("window_seconds") or 0))

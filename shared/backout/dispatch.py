@@ -110,8 +110,9 @@ class Dispatcher:
         order_id = str(event.order_id)
         fact = fact_of(event)
         new = fact is None or self.repo.record_fact(order_id, fact)
-        if new and not isinstance(event, DisputeOpened):
-            self.repo.append_timeline(order_id, event.kind, _summary(event))  # once per fact, not per delivery
+        if new and not isinstance(event, DisputeOpened):  # once per fact, not per delivery
+            step = "withdrawal_received" if isinstance(event, CancelWithdrawn) else event.kind
+            self.repo.append_timeline(order_id, step, _summary(event))
         if isinstance(event, PaymentCaptured) and event.capture_id:
             self._link(order_id, event.capture_id)
         if isinstance(event, ShipmentScanned) and event.tracking_number:
@@ -282,7 +283,7 @@ class Dispatcher:
 
     def _withdrawn_before(self, order_id: str, ev: CancelRequested, recorded: bool) -> bool:
         """A withdrawal of this request already in the ledger, sent inside its window: the request ends here."""
-        if ev.initiator == Initiator.SYSTEM:
+        if ev.initiator == Initiator.SYSTEM or waits.PER_PURPOSE_WAKE:
             return False
         request = waits.request_of(self.repo.get_request(order_id, ev.request_id) or {"request_id": ev.request_id})
         withdrawal = rules.withdrawal_of(self.repo.ledger(order_id), request)

@@ -60,7 +60,10 @@ def saga_step(action: str, event: dict[str, Any], result: dict[str, Any]) -> Non
 
 
 def settled(result: dict[str, Any]) -> None:
-    """Payments: the settlement outcome; refunds by count and amount, per currency."""
+    """Payments: the settlement outcome; refunds by count and amount, per currency (once per effect: a
+    retried task that returns its recorded result emits nothing)."""
+    if result.get("replayed"):
+        return
     emit(names.PAYMENTS_SETTLED, outcome=str(result.get("outcome")))
     if str(result.get("outcome", "")).startswith("refund") and int(result.get("amount") or 0) > 0:
         currency = str(result.get("currency", "")).upper()
@@ -70,8 +73,8 @@ def settled(result: dict[str, Any]) -> None:
 
 def restocked(result: dict[str, Any]) -> None:
     """Inventory: units put back and custom units left out."""
-    emit(names.RESTOCKED_UNITS, int(result.get("restocked_units", 0)))
-    emit(names.RESTOCK_SKIPPED_UNITS, int(result.get("skipped_custom_units", 0)))
+    emit(names.RESTOCKED_UNITS, int(result.get("moved_units", 0)))  # what this call moved, not the order's lines
+    emit(names.RESTOCK_SKIPPED_UNITS, int(result.get("skipped_now_units", 0)))
 
 
 def dispatched(provider: str, kinds: list[str]) -> None:

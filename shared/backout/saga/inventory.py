@@ -15,10 +15,18 @@ def restock(order_id: str, request_id: str, orders: OrdersRepository, inventory:
     order, while the ledger decides what actually moves.
     """
     order = orders.require_order(order_id)
-    restocked = skipped = 0
+    restocked = skipped = moved_units = skipped_now = 0
     for line in order.get("lines", []):
-        qty, sku, line_id = int(line["quantity"]), str(line["sku"]), str(line["line_id"])
+        qty, sku, line_id = int(line["quantity"]), str(line.get("sku") or "").strip(), str(line["line_id"])
         custom = bool(line.get("custom"))
+        if not sku and not custom:  # never restocked under a made-up key: a person finds the goods
+            skipped += qty
+            if orders.record_intent(order_id, f"restock#{line_id}", "restock_unidentified").get("status") != "done":
+                orders.append_timeline(order_id, "restock_needs_a_person",
+                                       {"line_id": line_id, "quantity": qty, "reason": "the line names no SKU"})
+                orders.set_flag(order_id, "needs_attention", "a line without a SKU was not restocked")
+                orders.record_result(order_id, f"restock#{line_id}", "done")
+            continue
         if custom:
             skipped += qty
         else:
@@ -30,10 +38,13 @@ def restock(order_id: str, request_id: str, orders: OrdersRepository, inventory:
         if custom:
             orders.append_timeline(order_id, "restock_skipped_custom",
                                    {"sku": sku, "quantity": qty, "reason": "custom or non-standard item"})
+            skipped_now += qty
         else:
             # the ledger decides; a retry after a crash finds the entry and moves nothing
             moved = inventory.restock_line(order_id, line_id, sku, qty, request_id)
+            moved_units += qty if moved else 0
             orders.append_timeline(order_id, "stock_restored", {"sku": sku, "quantity": qty,
                                                                 "ledger": "written" if moved else "already_written"})
         orders.record_result(order_id, effect_id, "done")
-    return {"restocked_units": restocked, "skipped_custom_units": skipped}
+    return {"restocked_units": restocked, "skipped_custom_units": skipped, "moved_units": moved_units,
+            "skipped_now_units": skipped_now}

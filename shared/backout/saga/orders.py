@@ -53,6 +53,13 @@ def begin(order_id: str, request_id: str, execution_id: str, repo: OrdersReposit
     return result
 
 
+def redecide(order_id: str, request_id: str, repo: OrdersRepository) -> dict[str, Any]:
+    """A step found what the path was chosen on changed (the parcel left during the cooling-off): choose again."""
+    result = decide(order_id, request_id, repo)
+    repo.append_timeline(order_id, "saga_path_changed", {"request_id": request_id, "path": result["path"]})
+    return result
+
+
 def decide(order_id: str, request_id: str, repo: OrdersRepository,
            remedy: dict[str, Any] | None = None) -> dict[str, Any]:
     """The request's path from the ledger as it stands now (also run again when a step finds it changed)."""

@@ -82,8 +82,8 @@ def settle(
     attempt = attempt_of(ledger, request_id)
     effect_id = f"settle#{request_id}" + (f"#{attempt}" if attempt else "")
     fx = repo.record_intent(order_id, effect_id, "settle", gateway=order["gateway"], payment_ref=order.get("payment_ref"))
-    if fx.get("status") == "done":
-        return dict(fx["result"])
+    if fx.get("status") == "done":  # a retry: the recorded result, marked so that nothing is counted twice
+        return {**dict(fx["result"]), "replayed": True}
     if order["gateway"] == "platform":
         result = _settle_on_platform(order, request_id, repo)
     else:

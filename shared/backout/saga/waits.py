@@ -17,7 +17,7 @@ from typing import Any
 
 from backout.adapters import stepfunctions
 from backout.domain import rules
-from backout.domain.ledger import Ledger, Request
+from backout.domain.ledger import FactKind, Ledger, Request
 from backout.repo.facts import load_ledger
 from backout.repo.orders import OrdersRepository
 
@@ -31,6 +31,11 @@ OPERATOR = "operator"
 EVENT_WAITS = (COOLING_OFF, PLATFORM_DECISION, CARRIER, RETURN, REFUND_SETTLEMENT)
 
 Outcome = tuple[dict[str, Any], str | None]
+
+#: A seam for the adversarial tests only, never set in a deployment: True restores the wake-up the ledger
+#: replaced (one wait per purpose, ended by the first event of its kind, whatever object it names), so a
+#: test can show the model-based generator finds the defects that design had.
+PER_PURPOSE_WAKE = False
 
 
 def request_of(record: dict[str, Any]) -> Request:
@@ -71,6 +76,8 @@ def wake(repo: OrdersRepository, order_id: str, by: str, only: tuple[str, str] |
 def condition(repo: OrdersRepository, order_id: str, ledger: Ledger, wait: dict[str, Any]) -> Outcome | None:
     """What ends ``wait`` according to the ledger (output, failure name), or None while it must wait on."""
     purpose, request_id = str(wait["purpose"]), str(wait["request_id"])
+    if PER_PURPOSE_WAKE:
+        return _first_of_its_kind(ledger, purpose, wait)
     if purpose == REFUND_SETTLEMENT:
         return _refunds_settled(ledger, [str(r) for r in wait.get("refund_ids") or []])
     if purpose in (CARRIER, RETURN):
@@ -98,7 +105,7 @@ def _refunds_settled(ledger: Ledger, refund_ids: list[str]) -> Outcome | None:
         return {"status": "succeeded", "refund_ids": refund_ids}, None
     if verdict == "failed":
         failed = [rid for rid, s in states.items() if s in ("failed", "canceled")]
-        owed = sum(f.amount for rid in failed if (f := ledger.get(rules.FactKind.REFUND, rid)) is not None)
+        owed = sum(f.amount for rid in failed if (f := ledger.get(FactKind.REFUND, rid)) is not None)
         return {"status": "failed", "refund_ids": failed, "owed": owed}, "RefundFailed"
     return None
 
@@ -112,3 +119,22 @@ def _parcel(ledger: Ledger, purpose: str, wait: dict[str, Any]) -> Outcome | Non
         return {"status": rules.INTERCEPT_FINAL[scan.state], "tracking_number": scan.object_id}, None
     scan = rules.return_received(ledger, back)
     return ({"status": "returned", "tracking_number": scan.object_id}, None) if scan else None
+
+
+def _first_of_its_kind(ledger: Ledger, purpose: str, wait: dict[str, Any]) -> Outcome | None:
+    """The old wake-up (PER_PURPOSE_WAKE): the first settled refund, any decision, a withdrawal that came
+    after the window opened; the object each names is not looked at."""
+    if purpose == REFUND_SETTLEMENT:
+        for fact in ledger.all(FactKind.REFUND):
+            if fact.state in ("succeeded", "failed", "canceled") and fact.source_id != "backout":
+                failed = fact.state != "succeeded"
+                return {"status": fact.state, "refund_id": fact.object_id}, "RefundFailed" if failed else None
+        return None
+    if purpose == PLATFORM_DECISION:
+        decisions = ledger.all(FactKind.DECISION)
+        return ({"decision": decisions[0].state}, None) if decisions else None
+    if purpose == COOLING_OFF:
+        saved = str(wait.get("saved_at") or "")
+        late = [f for f in ledger.all(FactKind.WITHDRAWAL) if f.at.isoformat() >= saved]
+        return ({"withdrawn": True}, None) if late else None
+    return _parcel(ledger, purpose, wait)
