@@ -108,7 +108,7 @@ class Dispatcher:
     def _record(self, event: DomainEvent) -> None:
         """Append what the event says to the order's ledger, then let every wait it may end re-check."""
         order_id = str(event.order_id)
-        fact = fact_of(event)
+        fact = fact_of(event, self.repo.ledger(order_id) if isinstance(event, DisputeClosed) else None)
         new = fact is None or self.repo.record_fact(order_id, fact)
         if new and not isinstance(event, DisputeOpened):  # once per fact, not per delivery
             step = "withdrawal_received" if isinstance(event, CancelWithdrawn) else event.kind

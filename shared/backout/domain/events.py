@@ -168,6 +168,8 @@ class DisputeClosed(_Event):
     kind: Literal["dispute_closed"] = "dispute_closed"
     dispute_id: str
     outcome: str = ""
+    amount: Annotated[int, Field(ge=0)] = 0  # what was disputed (a lost dispute gave it back to the buyer)
+    currency: str | None = None
 
 
 class ShipmentScanned(_Event):

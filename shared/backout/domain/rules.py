@@ -37,8 +37,21 @@ LOST_OUTCOMES = frozenset({"lost", "buyer_favour", "resolved_buyer_favour", "cha
 
 
 # ------------------------------------------------------------------ facts from events
-def fact_of(event: DomainEvent) -> Fact | None:
-    """The ledger fact a domain event states, or None for events that are not about a provider object."""
+def fact_of(event: DomainEvent, known: Ledger | None = None) -> Fact | None:
+    """The ledger fact a domain event states, or None for events that are not about a provider object.
+
+    ``known``: the ledger so far; what a later update of an object leaves out (a dispute's close that
+    names no amount) is kept from what the object's earlier facts said.
+    """
+    fact = _fact_of(event)
+    if fact is not None and known is not None and not fact.amount:
+        before = known.get(fact.kind, fact.object_id)
+        if before is not None and before.amount:
+            fact = fact.model_copy(update={"amount": before.amount, "currency": fact.currency or before.currency})
+    return fact
+
+
+def _fact_of(event: DomainEvent) -> Fact | None:
     base: dict[str, Any] = {"at": event.occurred_at, "source_id": event.source_id,
                             "payment_ref": event.payment_ref or ""}
     if isinstance(event, RefundSettled):
@@ -49,8 +62,8 @@ def fact_of(event: DomainEvent) -> Fact | None:
                     currency=(event.currency or "").upper(), detail={"reason": event.reason}, **base)
     if isinstance(event, DisputeClosed):
         state = "lost" if event.outcome.lower() in LOST_OUTCOMES else "won"
-        return Fact(kind=FactKind.DISPUTE, object_id=event.dispute_id, state=state,
-                    detail={"outcome": event.outcome}, **base)
+        return Fact(kind=FactKind.DISPUTE, object_id=event.dispute_id, state=state, amount=event.amount,
+                    currency=(event.currency or "").upper(), detail={"outcome": event.outcome}, **base)
     if isinstance(event, PaymentCaptured):
         return Fact(kind=FactKind.CAPTURE, object_id=event.capture_id or event.payment_ref or event.source_id,
                     state="captured", amount=event.amount, currency=event.currency.upper(), **base)

@@ -94,12 +94,13 @@ def await_event(order_id: str, request_id: str, purpose: str, task_token: str, r
 
 
 def _refunds_made(repo: OrdersRepository, order_id: str, request_id: str) -> list[str]:
-    """Every refund the request's settlements made (each attempt's recorded result)."""
-    ids: list[str] = []
-    for fx in repo.items(order_id, f"FX#settle#{request_id}"):
-        if str(fx["sk"]) == f"FX#settle#{request_id}" or str(fx["sk"]).startswith(f"FX#settle#{request_id}#"):
-            ids += [str(r) for r in (fx.get("result") or {}).get("refund_ids") or []]
-    return ids
+    """The refunds the request's latest settlement attempt made (an earlier attempt's failed refund is
+    what the operator approved a new attempt for; it must not fail the new one)."""
+    from backout.saga.payments import attempt_of
+
+    attempt = attempt_of(repo.ledger(order_id), request_id)
+    fx = repo.get_effect(order_id, f"settle#{request_id}" + (f"#{attempt}" if attempt else "")) or {}
+    return [str(r) for r in (fx.get("result") or {}).get("refund_ids") or []]
 
 
 def reject(order_id: str, request_id: str, decision: dict[str, Any], repo: OrdersRepository) -> dict[str, Any]:

@@ -63,6 +63,8 @@ def wake(repo: OrdersRepository, order_id: str, by: str, only: tuple[str, str] |
         return 0
     ledger, done = load_ledger(repo, order_id), 0
     for wait in waits:
+        if PER_PURPOSE_WAKE and only is not None and wait["purpose"] == COOLING_OFF:
+            continue  # the old window never looked back at a withdrawal that came before it opened
         outcome = condition(repo, order_id, ledger, wait)
         if outcome is None:
             continue
@@ -122,8 +124,8 @@ def _parcel(ledger: Ledger, purpose: str, wait: dict[str, Any]) -> Outcome | Non
 
 
 def _first_of_its_kind(ledger: Ledger, purpose: str, wait: dict[str, Any]) -> Outcome | None:
-    """The old wake-up (PER_PURPOSE_WAKE): the first settled refund, any decision, a withdrawal that came
-    after the window opened; the object each names is not looked at."""
+    """The old wake-up (PER_PURPOSE_WAKE): the first settled refund, any decision, any withdrawal (while
+    the window is open); the object each names is not looked at."""
     if purpose == REFUND_SETTLEMENT:
         for fact in ledger.all(FactKind.REFUND):
             if fact.state in ("succeeded", "failed", "canceled") and fact.source_id != "backout":
@@ -134,7 +136,5 @@ def _first_of_its_kind(ledger: Ledger, purpose: str, wait: dict[str, Any]) -> Ou
         decisions = ledger.all(FactKind.DECISION)
         return ({"decision": decisions[0].state}, None) if decisions else None
     if purpose == COOLING_OFF:
-        saved = str(wait.get("saved_at") or "")
-        late = [f for f in ledger.all(FactKind.WITHDRAWAL) if f.at.isoformat() >= saved]
-        return ({"withdrawn": True}, None) if late else None
+        return ({"withdrawn": True}, None) if ledger.all(FactKind.WITHDRAWAL) else None
     return _parcel(ledger, purpose, wait)

@@ -175,6 +175,8 @@ def _dispute_resolved(d: Delivery, r: Mapping[str, Any]) -> list[DomainEvent]:
     tx = _first_transaction(r)
     outcome = r.get("dispute_outcome")
     code = outcome.get("outcome_code") if isinstance(outcome, dict) else None
+    raw_amount = r.get("dispute_amount") or r.get("disputed_amount")
+    amount, currency = _money(raw_amount, "dispute_amount") if raw_amount else (0, None)
     return [
         DisputeClosed(
             **d.common(
@@ -182,6 +184,8 @@ def _dispute_resolved(d: Delivery, r: Mapping[str, Any]) -> list[DomainEvent]:
                 payment_ref=opt_ident(tx.get("seller_transaction_id")),
                 dispute_id=ident(r.get("dispute_id"), "dispute_id"),
                 outcome=text(code) or text(r.get("status")),
+                amount=amount,
+                currency=currency,
             )
         )
     ]

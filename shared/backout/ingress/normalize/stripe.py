@@ -196,6 +196,8 @@ def _dispute_closed(d: Delivery, dp: Mapping[str, Any]) -> list[DomainEvent]:
                 payment_ref=_ref(dp.get("payment_intent")),
                 dispute_id=ident(dp.get("id"), "dispute id"),
                 outcome=text(dp.get("status")),
+                amount=int_minor(dp.get("amount"), "dispute amount") if dp.get("amount") is not None else 0,
+                currency=currency_code(dp.get("currency")) if dp.get("currency") else None,
             )
         )
     ]
