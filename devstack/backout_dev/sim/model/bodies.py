@@ -1,4 +1,5 @@
-"""Provider webhook bodies shaped on ``events/`` samples: WooCommerce, Stripe, PayPal, AfterShip."""
+"""Provider webhook bodies shaped on ``events/`` samples: WooCommerce, Stripe (``backout_dev.fakes.stripe_events``),
+PayPal, AfterShip."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
-from backout_dev.sim.model.drive import sample
+from backout_dev.sim.model.drive import EVENTS, sample
 
 
 def iso(ts: float, zone: str = "") -> str:
@@ -19,6 +20,7 @@ def woo(story: Any, status: str, stamp: float, topic: str = "order.updated",
         meta: tuple[tuple[str, str], ...] = ()) -> tuple[dict[str, Any], dict[str, Any]]:
     """A WooCommerce order webhook (``order.created`` or ``order.updated``) for the story's order."""
     from backout.money import to_decimal_string
+
     from backout_dev.demo import _line, order_body
 
     created = sample("woocommerce/order.created")
@@ -34,14 +36,16 @@ def woo(story: Any, status: str, stamp: float, topic: str = "order.updated",
     return event, body
 
 
-def stripe_event(kind: str, obj: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A Stripe event of type ``kind`` carrying ``obj`` (shaped on the nearest sample)."""
-    name = {"refund.updated": "refund.updated", "refund.failed": "refund.failed"}.get(kind, "charge.dispute.created")
-    event = sample(f"stripe/{name}")
-    body = json.loads(event["body"])
-    body.update(id=f"evt_model_{uuid.uuid4().hex[:20]}", type=kind, created=int(time.time()))
-    body["data"] = {"object": obj}
-    return event, body
+def stripe_event(kind: str, obj: dict[str, Any], previous_status: str | None = None
+                 ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A Stripe Event of type ``kind`` about ``obj`` (a Refund or a Dispute), built by
+    :mod:`backout_dev.fakes.stripe_events`; the route and headers come from the nearest ``events/stripe`` sample."""
+    from backout_dev.fakes import stripe_events
+
+    previous = {"status": previous_status} if previous_status and previous_status != obj.get("status") else None
+    body = stripe_events.stripe_event(kind, obj, previous)
+    name = kind if (EVENTS / "stripe" / f"{kind}.json").exists() else stripe_events.FALLBACK_SAMPLE[:-5]
+    return sample(f"stripe/{name}"), body
 
 
 def paypal_event(kind: str, resource: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:

@@ -1,7 +1,8 @@
 """"The days after" a story, before the checks: the window closes, the providers say what they still owe.
 
 In rounds, until nothing is left to say (at most :data:`ROUNDS`): a pending refund
-settles (COMPLETED / succeeded) and the gateway reports it; a refund whose last
+settles (COMPLETED / succeeded) and the gateway reports it, one refund at a time with a quiet
+point (and the machine's invariant) after each; a refund whose last
 webhook is older than its status is reported; the carrier ends an open intercept
 (returned to sender) and delivers a return parcel whose label was issued; the
 watchdog runs. Each action goes on the story's log, prefixed ``epilogue:``.
@@ -10,6 +11,7 @@ watchdog runs. Each action goes on the story's log, prefixed ``epilogue:``.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from backout_dev.sim.model import drive, ledgers, providers
@@ -19,7 +21,8 @@ from backout_dev.sim.model.story import Story
 ROUNDS = 3
 
 
-def days_after(env: Any, s: Story, window: float) -> None:
+def days_after(env: Any, s: Story, window: float, at_quiet: Callable[[], None] = lambda: None) -> None:
+    """``at_quiet`` runs at each quiet point: after each refund settles (one at a time, as banks settle them)."""
     if s.request_at is not None:
         left = s.request_at + window + 0.5 - time.time()
         if left > 0:
@@ -38,6 +41,8 @@ def days_after(env: Any, s: Story, window: float) -> None:
             label, event, body, headers = sent
             status, _ = drive.post_signed(env, event, body, headers)
             s.note(f"epilogue: {label} -> HTTP {status}")
+            drive.wait_quiet(env)
+            at_quiet()
             obj = body.get("resource") or body.get("data", {}).get("object", {})
             reported.add((refund["id"], str(obj.get("status"))))
             acted = True

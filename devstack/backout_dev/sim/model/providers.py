@@ -1,8 +1,11 @@
 """The gateways' side of a story: taking the payment, refund settlements, disputes, one-shot faults.
 
-Stripe's refund and dispute controls (``env.stripe.hold_refunds``, ``set_refund_status``,
-``env.stripe_disputes.close_dispute``) are being added to the local stack; until they are,
-the rules that need them are skipped with :data:`STRIPE_CONTROLS_MISSING` in the story.
+Stripe's controls on the local stack are used throughout: ``env.stripe.hold_refunds`` (new refunds of
+the PaymentIntent start ``pending``), ``env.stripe.set_refund_status`` (pending to succeeded / failed /
+canceled, succeeded to failed), ``env.stripe_disputes.open_dispute`` / ``close_dispute``, and the
+Event bodies of ``backout_dev.fakes.stripe_events`` (``refund.updated`` or its older name
+``charge.refund.updated``, ``refund.failed``, ``charge.dispute.created`` / ``closed`` /
+``funds_withdrawn``). PayPal's are the fake's ``refund_status`` and ``set_refund_status``.
 """
 
 from __future__ import annotations
@@ -13,8 +16,13 @@ from typing import Any
 from backout_dev.sim.model.bodies import paypal_event, stripe_event
 from backout_dev.sim.model.story import Story
 
-STRIPE_CONTROLS_MISSING = "the local Stripe has no refund controls yet (env.stripe.hold_refunds missing)"
+STRIPE_CONTROLS_MISSING = "the local Stripe has no refund controls (env.stripe.hold_refunds missing)"
 Sent = tuple[str, dict[str, Any], dict[str, Any], dict[str, str]]
+#: The moves a gateway makes on a refund (https://docs.stripe.com/api/refunds/object): a pending one
+#: settles any way; a succeeded one can still fail; a failed or canceled one never moves again.
+MOVES = {"pending": ("succeeded", "failed", "canceled"), "succeeded": ("failed",)}
+_PAYPAL = {"succeeded": "COMPLETED", "failed": "FAILED", "canceled": "CANCELLED"}
+_FROM_PAYPAL = {"PENDING": "pending", "COMPLETED": "succeeded", "FAILED": "failed", "CANCELLED": "canceled"}
 
 
 def stripe_controls(env: Any) -> bool:
@@ -57,31 +65,37 @@ def hold_refunds(env: Any, s: Story, hold: bool) -> str:
     return f"stripe: new refunds {'pending' if hold else 'succeed'} from now on"
 
 
-def refund_webhook(env: Any, s: Story, refund: dict[str, Any], status: str) -> Sent | None:
-    """The gateway settles (or fails, possibly after success) one refund and says so by webhook."""
+def refund_webhook(env: Any, s: Story, refund: dict[str, Any], status: str, name: str = "refund.updated"
+                   ) -> Sent | None:
+    """The gateway settles (or fails, also after success, or cancels) one refund and says so by webhook.
+
+    ``status`` is ``as_is`` (report it as it stands) or a move; a move the gateway would not make
+    (see :data:`MOVES`) reports the refund as it stands. ``name``: Stripe's event type for a refund
+    that did not fail (``refund.updated`` or ``charge.refund.updated``)."""
+    before = _FROM_PAYPAL.get(refund["status"], refund["status"])
+    move = status if status in MOVES.get(before, ()) else None
     if s.gateway == "paypal":
-        want = {"succeeded": "COMPLETED", "failed": "FAILED"}.get(status)
         pp = env.paypal
-        if want:
-            resource = pp.set_refund_status(refund["id"], want)
+        if move:
+            resource = pp.set_refund_status(refund["id"], _PAYPAL[move])
         else:
             with pp.lock:
                 resource = pp._public(pp.refunds[refund["id"]])
         event, body, headers = paypal_event("PAYMENT.CAPTURE.REFUNDED", json.loads(json.dumps(resource)))
         return (f"paypal PAYMENT.CAPTURE.REFUNDED {resource['status']} ({refund['status']} before) of refund "
                 f"{refund['amount']}", event, body, headers)
-    import stripe
-
-    if status == "as_is":
-        obj = stripe.Refund.retrieve(refund["id"]).to_dict()
-    elif not stripe_controls(env):
+    if move and not stripe_controls(env):
         return None
+    if move:
+        obj = env.stripe.set_refund_status(refund["id"], move,
+                                           failure_reason="expired_or_canceled_card" if move == "failed" else None)
     else:
-        obj = env.stripe.set_refund_status(refund["id"], status,
-                                           failure_reason="expired_or_canceled_card" if status == "failed" else None)
-    kind = "refund.failed" if obj.get("status") == "failed" else "refund.updated"
-    event, body = stripe_event(kind, obj)
-    return f"stripe {kind} {obj.get('status')} ({refund['status']} before) of refund {refund['amount']}", event, body, {}
+        import stripe
+
+        obj = stripe.Refund.retrieve(refund["id"]).to_dict()
+    kind = "refund.failed" if obj.get("status") == "failed" else name
+    event, body = stripe_event(kind, obj, previous_status=before)
+    return f"stripe {kind} {obj.get('status')} ({before} before) of refund {refund['amount']}", event, body, {}
 
 
 def open_dispute(env: Any, s: Story) -> Sent:
@@ -90,8 +104,8 @@ def open_dispute(env: Any, s: Story) -> Sent:
         dp = env.stripe_disputes.open_dispute(s.ref, s.captured, s.currency, dispute_id=f"dp_model_{s.no}",
                                               charge=f"ch_model_{s.no}")
         s.dispute = {"id": dp, "state": "open", "amount": s.captured}
-        obj = {"id": dp, "amount": s.captured, "currency": s.currency.lower(), "payment_intent": s.ref,
-               "charge": f"ch_model_{s.no}", "status": "needs_response", "reason": "fraudulent"}
+        with env.stripe_disputes.lock:
+            obj = json.loads(json.dumps(env.stripe_disputes.disputes[dp]))
         return f"stripe charge.dispute.created ({s.captured})", *stripe_event("charge.dispute.created", obj), {}
     pp = env.paypal
     dp = pp.open_dispute(s.capture_ids[0], custom=str(s.no))
@@ -108,14 +122,8 @@ def close_dispute(env: Any, s: Story, outcome: str) -> Sent:
     assert s.dispute is not None
     s.dispute["state"] = outcome
     if s.gateway == "stripe":
-        fake = env.stripe_disputes
-        if hasattr(fake, "close_dispute"):
-            obj = fake.close_dispute(s.dispute["id"], outcome)
-        else:  # until the helper's control lands: the same change, made on the fake's table
-            with fake.lock:
-                fake.disputes[s.dispute["id"]]["status"] = outcome
-                obj = json.loads(json.dumps(fake.disputes[s.dispute["id"]]))
-        return f"stripe charge.dispute.closed {outcome}", *stripe_event("charge.dispute.closed", obj), {}
+        obj = json.loads(json.dumps(env.stripe_disputes.close_dispute(s.dispute["id"], outcome)))
+        return f"stripe charge.dispute.closed {obj['status']}", *stripe_event("charge.dispute.closed", obj), {}
     pp = env.paypal
     code = "RESOLVED_BUYER_FAVOUR" if outcome == "lost" else "RESOLVED_SELLER_FAVOUR"
     with pp.lock:
@@ -124,6 +132,14 @@ def close_dispute(env: Any, s: Story, outcome: str) -> Sent:
         resource = json.loads(json.dumps(d))
     event, body, headers = paypal_event("CUSTOMER.DISPUTE.RESOLVED", resource)
     return f"paypal CUSTOMER.DISPUTE.RESOLVED {code}", event, body, headers
+
+
+def funds_withdrawn(env: Any, s: Story) -> Sent:
+    """Stripe's ``charge.dispute.funds_withdrawn`` for the order's dispute (Backout acknowledges it, nothing more)."""
+    assert s.dispute is not None
+    with env.stripe_disputes.lock:
+        obj = json.loads(json.dumps(env.stripe_disputes.disputes[s.dispute["id"]]))
+    return "stripe charge.dispute.funds_withdrawn", *stripe_event("charge.dispute.funds_withdrawn", obj), {}
 
 
 def arm_fault(env: Any, s: Story, faults: Any, kind: str, k: int) -> str:

@@ -15,6 +15,8 @@ from backout_dev.sim.model.checks import Violation
 
 #: The cooling-off window the model's sagas get (``COOLING_OFF_SECONDS``): short, so stories can outlast it.
 WINDOW = 4.0
+#: The default run's hypothesis seed (``backout model`` and tests/sim/test_model_based.py).
+SEED = 13
 
 
 @dataclass
@@ -46,9 +48,14 @@ class ModelReport:
 
 
 def run_model(env: Any, examples: int = 6, steps: int = 8, shrink: bool = True, window: float = WINDOW,
-              derandomize: bool = True) -> ModelReport:
-    """Draw ``examples`` stories of up to ``steps`` steps each (plus shrinking of the failing ones)."""
+              seed: int | None = SEED, collect: bool | None = None) -> ModelReport:
+    """Draw ``examples`` stories of ``steps`` steps each (the placing of the order is the first).
+
+    ``seed``: hypothesis's seed (the default run's is :data:`SEED`; None for a fresh random run).
+    ``collect``: every violation recorded and none raised, so the run goes on drawing after the first
+    (the default without shrinking: hypothesis stops at the first failure when it may not shrink it)."""
     from hypothesis import HealthCheck, Phase, settings
+    from hypothesis import seed as hypothesis_seed
     from hypothesis.stateful import run_state_machine_as_test
 
     from backout_dev.sim.model.drive import OneShotFaults
@@ -60,10 +67,13 @@ def run_model(env: Any, examples: int = 6, steps: int = 8, shrink: bool = True, 
     faults.exempt_thread()
     faults.install(env.stack)
     faults.armed = True
-    machine = bind(env, window, faults)
+    collect = (not shrink) if collect is None else collect
+    machine = bind(env, window, faults, collect=collect)
+    if seed is not None:
+        machine = hypothesis_seed(seed)(machine)
     phases = [Phase.explicit, Phase.generate] + ([Phase.shrink] if shrink else [])
     config = settings(max_examples=examples, stateful_step_count=steps, deadline=None, database=None,
-                      derandomize=derandomize, phases=phases, report_multiple_bugs=True, print_blob=False,
+                      derandomize=False, phases=phases, report_multiple_bugs=True, print_blob=False,
                       suppress_health_check=list(HealthCheck))
     failure = ""
     try:
@@ -89,7 +99,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--steps", type=int, default=10, help="steps per story (stateful_step_count; default 10)")
     p.add_argument("--window", type=float, default=WINDOW, help=f"cooling-off seconds (default {WINDOW:.0f})")
     p.add_argument("--no-shrink", action="store_true", help="report the stories as drawn (faster)")
-    p.add_argument("--random", action="store_true", help="a fresh random run instead of the derandomized one")
+    p.add_argument("--seed", type=int, default=SEED, help=f"hypothesis's seed (default {SEED})")
+    p.add_argument("--random", action="store_true", help="a fresh random run instead of the seeded one")
     p.set_defaults(fn=_cmd_model)
 
 
@@ -102,7 +113,7 @@ def _cmd_model(args: Any) -> int:
         stripe.api_base = env.stripe.url
         stripe.api_key = env.secrets["credentials"]["stripe_api_key"]
         report = run_model(env, examples=args.examples, steps=args.steps, shrink=not args.no_shrink,
-                           window=args.window, derandomize=not args.random)
+                           window=args.window, seed=None if args.random else args.seed)
     print(report.text())
     if report.failure:
         print("\n== hypothesis's shrunk examples\n" + report.failure)

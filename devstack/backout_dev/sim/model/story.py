@@ -52,6 +52,9 @@ class Story:
     log: list[str] = field(default_factory=list)  # the story, step by step
     sent: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, str]]] = field(default_factory=list)
     clock: float = 0.0  # the store's last modification time (WooCommerce stamps have 1 s resolution)
+    window_passed: bool = False  # the cooling-off window of the request has closed (a step waited it out)
+    refunds_held: bool = False  # new refunds start pending at the gateway
+    plan: str = ""  # the buyer's part, as staged by the machine (see machine.BUYER_PLANS)
 
     @property
     def order_id(self) -> str:
@@ -115,7 +118,8 @@ class Story:
 
     def summary(self) -> str:
         lines = ", ".join(f"{ln.sku} x{ln.qty} {ln.minor}{' custom' if ln.custom else ''}" for ln in self.lines)
-        return f"{self.order_id} {self.gateway} {self.shape} total {self.total} [{lines}]"
+        plan = f" plan {self.plan}" if self.plan else ""
+        return f"{self.order_id} {self.gateway} {self.shape} total {self.total} [{lines}]{plan}"
 
     def story(self) -> str:
         return "\n".join([f"  order {self.summary()}"] + [f"  {i + 1}. {s}" for i, s in enumerate(self.log)])
