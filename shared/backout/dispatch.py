@@ -148,7 +148,7 @@ class Dispatcher:
             self.repo.append_timeline(order_id, "refund_failed_outside_backout", _summary(event))
             return
         cause = f"refund {event.refund_id} of {event.amount} {event.currency} {event.status} after the order was cancelled"
-        self._start_saga(order_id, request_id, remedy={"Error": "RefundFailed", "Cause": cause,
+        self._start_saga(order_id, request_id, None, remedy={"Error": "RefundFailed", "Cause": cause,
                                                        "refund_id": event.refund_id, "owed": event.amount})
 
     def _request_of_refund(self, order_id: str, refund_id: str) -> str | None:
@@ -265,12 +265,14 @@ class Dispatcher:
         recorded = self.repo.record_request(order_id, request)
         if recorded:
             self.repo.append_timeline(order_id, "cancel_requested", {k: v for k, v in request.items() if v})
-        if self._withdrawn_before(order_id, ev, recorded):
+        snap = self.repo.snapshot(order_id)
+        stored = snap.requests.get(ev.request_id) or request
+        if self._withdrawn_before(order_id, ev, recorded, stored, snap.facts()):
             return
-        order = self.repo.require_order(order_id)
+        order = snap.require_order()
         status = OrderStatus(order["status"])
         if status == OrderStatus.CANCEL_REQUESTED and order.get("active_request_id") == ev.request_id:
-            self._start_saga(order_id, ev.request_id)  # a replay after a crash between the two writes
+            self._start_saga(order_id, ev.request_id, stored)  # a replay after a crash between the two writes
             return
         if not recorded and status == OrderStatus.OPEN and self._saga_began(order_id, ev.request_id):
             return
@@ -278,15 +280,16 @@ class Dispatcher:
             self.repo.append_timeline(order_id, "cancel_request_not_started",
                                       {"request_id": ev.request_id, "order_status": status.value})
             return
-        self.repo.transition(order_id, OrderStatus.CANCEL_REQUESTED, active_request_id=ev.request_id)
-        self._start_saga(order_id, ev.request_id)
+        self.repo.transition(order_id, OrderStatus.CANCEL_REQUESTED, current=order, active_request_id=ev.request_id)
+        self._start_saga(order_id, ev.request_id, stored)
 
-    def _withdrawn_before(self, order_id: str, ev: CancelRequested, recorded: bool) -> bool:
+    def _withdrawn_before(self, order_id: str, ev: CancelRequested, recorded: bool, stored: dict[str, Any],
+                          ledger: Ledger) -> bool:
         """A withdrawal of this request already in the ledger, sent inside its window: the request ends here."""
         if ev.initiator == Initiator.SYSTEM or waits.PER_PURPOSE_WAKE:
             return False
-        request = waits.request_of(self.repo.get_request(order_id, ev.request_id) or {"request_id": ev.request_id})
-        withdrawal = rules.withdrawal_of(self.repo.ledger(order_id), request)
+        request = waits.request_of(stored)
+        withdrawal = rules.withdrawal_of(ledger, request)
         if withdrawal is None or not rules.inside_window(request, withdrawal, _cooling_off_seconds()):
             return False
         if recorded:
@@ -299,8 +302,9 @@ class Dispatcher:
         return any(step.get("step") == "saga_started" and (step.get("detail") or {}).get("request_id") == request_id
                    for step in self.repo.timeline(order_id))
 
-    def _start_saga(self, order_id: str, request_id: str, remedy: dict[str, Any] | None = None) -> None:
-        request = self.repo.get_request(order_id, request_id) or {}
+    def _start_saga(self, order_id: str, request_id: str, request: dict[str, Any] | None = None,
+                    remedy: dict[str, Any] | None = None) -> None:
+        request = request if request is not None else (self.repo.get_request(order_id, request_id) or {})
         cooling = 0 if request.get("initiator") == "system" or remedy else _cooling_off_seconds()
         payload: dict[str, Any] = {"order_id": order_id, "request_id": request_id, "cooling_off_seconds": cooling,
                                    "timeouts": _timeouts(), "remedy": {}}

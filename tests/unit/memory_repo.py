@@ -6,6 +6,7 @@ from typing import Any
 
 from backout.domain.ledger import Fact, Ledger
 from backout.domain.order import OrderStatus, check_transition
+from backout.repo.snapshot import Snapshot
 
 ORDER, REQUEST = "woocommerce:9001", "req-1"
 
@@ -35,7 +36,8 @@ class MemoryRepo:
     def record_request(self, order_id: str, request: dict[str, Any]) -> bool:
         return self.requests.setdefault(request["request_id"], request) is request
 
-    def transition(self, order_id: str, new: OrderStatus, **fields: Any) -> dict[str, Any]:
+    def transition(self, order_id: str, new: OrderStatus, current: dict[str, Any] | None = None,
+                   **fields: Any) -> dict[str, Any]:
         self.order["status"] = check_transition(self.order["status"], new).value
         self.order.update(fields)
         return dict(self.order)
@@ -70,3 +72,6 @@ class MemoryRepo:
             return False
         self.links[payment_ref] = order_id
         return True
+
+    def snapshot(self, order_id: str) -> Snapshot:
+        return Snapshot(order_id, dict(self.order), dict(self.requests), dict(self.effects), self.facts)

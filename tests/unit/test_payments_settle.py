@@ -147,8 +147,8 @@ def test_crash_after_the_gateway_refunded_then_retry_refunds_each_capture_once()
     result, _ = run(gateway, "USD", repo)  # the saga's Retry
     assert [c for c, _, _ in gateway.created] == ["CAP0", "CAP1"]  # CAP0 found by its key, not refunded again
     assert result["amount"] == 10000
-    again, _ = run(gateway, "USD", repo)  # after the result was recorded: returned as recorded
-    assert again == result and len(gateway.created) == 2
+    again, _ = run(gateway, "USD", repo)  # after the result was recorded: returned as recorded, marked replayed
+    assert again == {**result, "replayed": True} and len(gateway.created) == 2
 
 
 def test_pending_refunds_are_not_called_refunded() -> None:

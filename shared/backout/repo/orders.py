@@ -25,6 +25,7 @@ from backout.domain.ledger import Fact, Ledger
 from backout.errors import IllegalTransition, OrderNotFound
 from backout.repo.dynamo import from_item, is_condition_failure, raise_transient, to_item, values, written_once
 from backout.repo.facts import load_ledger, record_fact
+from backout.repo.snapshot import Snapshot, read_snapshot
 
 
 def now_iso() -> str:
@@ -111,13 +112,15 @@ class OrdersRepository:
         item = self._get(f"PAY#{payment_ref}", "ORDER")
         return str(item["order_id"]) if item else None
 
-    def transition(self, order_id: str, new: OrderStatus, **fields: Any) -> dict[str, Any]:
+    def transition(self, order_id: str, new: OrderStatus, current: dict[str, Any] | None = None,
+                   **fields: Any) -> dict[str, Any]:
         """Move the order to ``new`` if the domain allows it from its current status.
 
         The write is conditional on the current status being one from which
-        ``new`` is reachable, so two racing steps cannot both apply.
+        ``new`` is reachable, so two racing steps cannot both apply. ``current``: the
+        order as the caller just read it (saves a read; the condition still guards the write).
         """
-        current = self.require_order(order_id)
+        current = current or self.require_order(order_id)
         check_transition(current["status"], new, bool(current.get("reopened")))
         allowed = sources_for(new)
         placeholders = {f":s{i}": s for i, s in enumerate(allowed)}
@@ -166,6 +169,10 @@ class OrdersRepository:
     def ledger(self, order_id: str) -> Ledger:
         """Every fact about the order (one Query)."""
         return load_ledger(self, order_id)
+
+    def snapshot(self, order_id: str) -> Snapshot:
+        """The order, its requests, effects and ledger in one Query (backout.repo.snapshot)."""
+        return read_snapshot(self, order_id)
 
     def link_payment(self, payment_ref: str, order_id: str) -> bool:
         """Map another payment object (a capture) to the order, so events naming only it find the order."""

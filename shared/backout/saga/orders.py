@@ -8,6 +8,7 @@ from backout.domain import rules
 from backout.domain.order import OrderStatus, can_transition, require_request
 from backout.errors import RefundFailed
 from backout.repo.orders import OrdersRepository
+from backout.repo.snapshot import Snapshot
 from backout.saga import waits
 from backout.saga.waits import COOLING_OFF, OPERATOR
 
@@ -65,8 +66,9 @@ def decide(order_id: str, request_id: str, repo: OrdersRepository,
     """The request's path from the ledger as it stands now (also run again when a step finds it changed)."""
     from backout.saga.platforms import has_shipped
 
-    order = repo.require_order(order_id)
-    request = repo.get_request(order_id, request_id)
+    snap = repo.snapshot(order_id)
+    order = snap.require_order()
+    request = snap.requests.get(request_id)
     require_request(request, request_id)
     assert request is not None
     if remedy:
@@ -75,7 +77,7 @@ def decide(order_id: str, request_id: str, repo: OrdersRepository,
     from backout.ops.guardrails import check_hold
 
     if order.get("channel") not in PLATFORM_DECIDES:  # a marketplace decides a shipped order on its own path
-        order = {**order, "shipped": has_shipped(order, repo)}
+        order = {**order, "shipped": has_shipped(order, repo, snap.facts())}
     hold = check_hold(repo, order, request)
     path, guarded = choose_path(order, request, hold), choose_path(order, request)
     return {"gateway": order["gateway"], "currency": order["currency"], "status": order["status"], "path": path,
@@ -89,17 +91,17 @@ def await_event(order_id: str, request_id: str, purpose: str, task_token: str, r
     The refund settlement waits for the refunds this request's settlement made, named one by one.
     """
     if purpose == waits.REFUND_SETTLEMENT and "refund_ids" not in about:
-        about["refund_ids"] = _refunds_made(repo, order_id, request_id)
+        about["refund_ids"] = _refunds_made(repo.snapshot(order_id), request_id)
     return waits.begin_wait(repo, order_id, request_id, purpose, task_token, **about)
 
 
-def _refunds_made(repo: OrdersRepository, order_id: str, request_id: str) -> list[str]:
+def _refunds_made(snap: Snapshot, request_id: str) -> list[str]:
     """The refunds the request's latest settlement attempt made (an earlier attempt's failed refund is
     what the operator approved a new attempt for; it must not fail the new one)."""
     from backout.saga.payments import attempt_of
 
-    attempt = attempt_of(repo.ledger(order_id), request_id)
-    fx = repo.get_effect(order_id, f"settle#{request_id}" + (f"#{attempt}" if attempt else "")) or {}
+    attempt = attempt_of(snap.facts(), request_id)
+    fx = snap.effects.get(f"settle#{request_id}" + (f"#{attempt}" if attempt else "")) or {}
     return [str(r) for r in (fx.get("result") or {}).get("refund_ids") or []]
 
 
@@ -137,15 +139,16 @@ def withdraw(order_id: str, request_id: str, repo: OrdersRepository) -> dict[str
 def complete(order_id: str, request_id: str, payment: dict[str, Any], stock: dict[str, Any],
              repo: OrdersRepository) -> dict[str, Any]:
     """Money and stock are back: the order is cancelled."""
-    if _replayed(repo.require_order(order_id), request_id, OrderStatus.CANCELLED):
+    snap = repo.snapshot(order_id)
+    if _replayed(snap.require_order(), request_id, OrderStatus.CANCELLED):
         return {"counted": False}
-    _no_refund_failed(repo, order_id, request_id)
+    _no_refund_failed(snap, request_id)
     if payment.get("outcome") == "refund_pending":  # it settled (the saga waited for that): count it, once per effect
         repo.add_refunded(order_id, int(payment.get("amount") or 0), f"settle#{request_id}")
-    order = repo.transition(order_id, OrderStatus.CANCELLED)
+    order = repo.transition(order_id, OrderStatus.CANCELLED, current=snap.order)
     from backout.ops.counters import count_cancelled, seconds_since
 
-    request = repo.get_request(order_id, request_id) or {}
+    request = snap.requests.get(request_id) or {}
     counted = count_cancelled(repo, order, str(request.get("initiator", "")))
     repo.append_timeline(order_id, "cancelled", {"request_id": request_id, "payment": payment, "stock": stock})
     # for the function's metrics only (the state machine discards it): first completion, channel, initiator
@@ -153,10 +156,10 @@ def complete(order_id: str, request_id: str, payment: dict[str, Any], stock: dic
             "duration_seconds": seconds_since(str(request.get("recorded_at", "")))}
 
 
-def _no_refund_failed(repo: OrdersRepository, order_id: str, request_id: str) -> None:
+def _no_refund_failed(snap: Snapshot, request_id: str) -> None:
     """Re-decided before the order is closed: a refund of this request that failed meanwhile stops it."""
-    made = _refunds_made(repo, order_id, request_id)
-    states = rules.refund_states(repo.ledger(order_id), made) if made else {}
+    made = _refunds_made(snap, request_id)
+    states = rules.refund_states(snap.facts(), made) if made else {}
     if rules.settlement(states) == "failed":
         raise RefundFailed(f"a refund of request {request_id} failed before the order was closed: {states}")
 

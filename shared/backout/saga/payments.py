@@ -68,20 +68,24 @@ def settle(
     Re-decided from the ledger first: an open dispute holds it (rule 10), a parcel that left while
     the saga was on the direct path sends it back to choose again (``PathChanged``, rule 2).
     """
-    order = repo.require_order(order_id)
-    require_request(repo.get_request(order_id, request_id), request_id)
-    ledger = repo.ledger(order_id)
+    snap = repo.snapshot(order_id)
+    order, ledger = snap.require_order(), snap.facts()
+    require_request(snap.requests.get(request_id), request_id)
+    attempt = attempt_of(ledger, request_id)
+    effect_id = f"settle#{request_id}" + (f"#{attempt}" if attempt else "")
+    fx = snap.effects.get(effect_id)
+    if fx is not None and fx.get("status") == "done":  # a retry: the recorded result, counted nothing twice
+        return {**dict(fx["result"]), "replayed": True}
     if order.get("disputed") or in_dispute(ledger):
         raise PaymentNotAllowed("a dispute is open on this payment: refunding it too would pay twice (rule 10)")
     if path == "direct":
         from backout.saga.platforms import has_shipped
 
-        if has_shipped(order, repo):
+        if has_shipped(order, repo, ledger):
             raise PathChanged("the parcel left the seller after the path was chosen: intercept or return first")
-    repo.transition(order_id, OrderStatus.CANCELLING)
-    attempt = attempt_of(ledger, request_id)
-    effect_id = f"settle#{request_id}" + (f"#{attempt}" if attempt else "")
-    fx = repo.record_intent(order_id, effect_id, "settle", gateway=order["gateway"], payment_ref=order.get("payment_ref"))
+    repo.transition(order_id, OrderStatus.CANCELLING, current=order)
+    fx = fx or repo.record_intent(order_id, effect_id, "settle", gateway=order["gateway"],
+                                  payment_ref=order.get("payment_ref"))
     if fx.get("status") == "done":  # a retry: the recorded result, marked so that nothing is counted twice
         return {**dict(fx["result"]), "replayed": True}
     if order["gateway"] == "platform":

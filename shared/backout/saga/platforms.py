@@ -6,6 +6,7 @@ from typing import Any
 
 from backout.adapters import stepfunctions
 from backout.domain import rules
+from backout.domain.ledger import Ledger
 from backout.repo.orders import OrdersRepository
 from backout.saga import waits
 from backout.saga.waits import PLATFORM_DECISION
@@ -16,12 +17,13 @@ def platform_effect_id(request_id: str) -> str:
     return f"platform_request#{request_id}"
 
 
-def has_shipped(order: dict[str, Any], repo: OrdersRepository) -> bool:
+def has_shipped(order: dict[str, Any], repo: OrdersRepository, ledger: Ledger | None = None) -> bool:
     """Shipped per the order record, or per a parcel scan in the ledger (marketplace pushes such as Ozon's
     TYPE_STATE_CHANGED arrive as scans and do not mark the order record shipped)."""
     if order.get("shipped"):
         return True
-    return rules.has_left(repo.ledger(str(order["order_id"])), str(order.get("return_tracking_number") or ""))
+    ledger = ledger if ledger is not None else repo.ledger(str(order["order_id"]))
+    return rules.has_left(ledger, str(order.get("return_tracking_number") or ""))
 
 
 def intercept_effect_id(request_id: str) -> str:
