@@ -8,13 +8,10 @@ completed at most once by Step Functions itself.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import re
 from typing import Any
 
-from backout.adapters import stepfunctions
 from backout.domain import rules
 from backout.domain.events import (
     AuthorizationExpired,
@@ -39,16 +36,12 @@ from backout.ingress.receiver import InboxRecord, read_inbox_item
 from backout.ops.counters import count_placed
 from backout.repo.orders import OrdersRepository
 from backout.saga import waits
+from backout.saga.start import cooling_off_seconds, execution_name, start_saga, timeouts as _timeouts
 
-_NAME_SAFE = re.compile(r"[^A-Za-z0-9_-]")
+__all__ = ["Dispatcher", "INTAKE_DONE", "execution_name", "_timeouts"]
+
 #: Order attribute set once the order's intake (timeline entry, parked events applied) has run to its end.
 INTAKE_DONE = "intake_done"
-
-
-def execution_name(order_id: str, request_id: str) -> str:
-    """A deterministic Step Functions execution name (≤80 chars) for one request."""
-    digest = hashlib.sha256(f"{order_id}|{request_id}".encode()).hexdigest()[:20]
-    return f"{_NAME_SAFE.sub('-', order_id)[:55]}-{digest}"
 
 
 class Dispatcher:
@@ -156,7 +149,8 @@ class Dispatcher:
         for fx in self.repo.items(order_id, "FX#settle#"):
             result = fx.get("result") or {}
             if refund_id in (result.get("refund_ids") or [result.get("refund_id")]):
-                return str(fx["sk"]).removeprefix("FX#settle#").split("#")[0]
+                # request ids may hold '#' (WooCommerce's); the intent records it whole
+                return str(fx.get("request_id") or re.sub(r"#\d+$", "", str(fx["sk"]).removeprefix("FX#settle#")))
         return None
 
     def _dispute(self, ev: DomainEvent) -> None:
@@ -277,7 +271,10 @@ class Dispatcher:
         if not recorded and status == OrderStatus.OPEN and self._saga_began(order_id, ev.request_id):
             return
         if not can_transition(status, OrderStatus.CANCEL_REQUESTED):
-            self.repo.append_timeline(order_id, "cancel_request_not_started",
+            running = status in (OrderStatus.CANCEL_REQUESTED, OrderStatus.CANCELLING, OrderStatus.ON_HOLD)
+            if running and recorded and not order.get("reopened"):  # it waits for the running request to end
+                self.repo.mark_request(order_id, ev.request_id, queued=True)
+            self.repo.append_timeline(order_id, "cancel_request_queued" if running else "cancel_request_not_started",
                                       {"request_id": ev.request_id, "order_status": status.value})
             return
         self.repo.transition(order_id, OrderStatus.CANCEL_REQUESTED, current=order, active_request_id=ev.request_id)
@@ -290,7 +287,7 @@ class Dispatcher:
             return False
         request = waits.request_of(stored)
         withdrawal = rules.withdrawal_of(ledger, request)
-        if withdrawal is None or not rules.inside_window(request, withdrawal, _cooling_off_seconds()):
+        if withdrawal is None or not rules.inside_window(request, withdrawal, cooling_off_seconds()):
             return False
         if recorded:
             self.repo.append_timeline(order_id, "cancel_withdrawn", {"request_id": ev.request_id,
@@ -305,14 +302,7 @@ class Dispatcher:
     def _start_saga(self, order_id: str, request_id: str, request: dict[str, Any] | None = None,
                     remedy: dict[str, Any] | None = None) -> None:
         request = request if request is not None else (self.repo.get_request(order_id, request_id) or {})
-        cooling = 0 if request.get("initiator") == "system" or remedy else _cooling_off_seconds()
-        payload: dict[str, Any] = {"order_id": order_id, "request_id": request_id, "cooling_off_seconds": cooling,
-                                   "timeouts": _timeouts(), "remedy": {}}
-        name = execution_name(order_id, request_id)
-        if remedy:
-            payload["remedy"] = remedy
-            name = execution_name(order_id, f"{request_id}#remedy#{remedy.get('refund_id', '')}")
-        stepfunctions.start(name, payload)
+        start_saga(order_id, request_id, request, remedy)
 
     def _withdrawal(self, order_id: str, ev: CancelWithdrawn, woke: int) -> None:
         """A withdrawal that ended no cooling-off: too late for a request already past its window.
@@ -331,23 +321,6 @@ class Dispatcher:
             if token is None and self.repo.require_order(order_id)["status"] == OrderStatus.CANCEL_REQUESTED.value:
                 continue  # its saga has not opened the window yet: opening it will find the withdrawal
             self.repo.append_timeline(order_id, "withdrawal_too_late", {"request_id": request.request_id})
-
-
-def _cooling_off_seconds() -> int:
-    return int(os.environ.get("COOLING_OFF_SECONDS", "0"))
-
-
-def _timeouts() -> dict[str, int]:
-    """Wait limits for the saga, from the template's parameters (shortened locally through the input)."""
-    def val(name: str, default: int) -> int:
-        return int(os.environ.get(name, str(default)))
-
-    carrier = val("CARRIER_WAIT_TIMEOUT_SECONDS", 2592000)
-    return {"platform_seconds": val("PLATFORM_APPROVAL_TIMEOUT_SECONDS", 1209600), "carrier_seconds": carrier,
-            "return_seconds": carrier, "refund_seconds": val("REFUND_SETTLEMENT_TIMEOUT_SECONDS", 604800),
-            "operator_seconds": val("OPERATOR_DECISION_TIMEOUT_SECONDS", 2592000),
-            # the long waits' heartbeat: the scheduled watchdog must beat within it (HeartbeatSeconds)
-            "heartbeat_seconds": val("HEARTBEAT_SECONDS", 86400)}
 
 
 def _summary(event: DomainEvent) -> dict[str, Any]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 
 from backout.adapters.gateway import PaymentState, RefundRecord
-from backout.saga.payments import _settle_with_gateway, effect_key
+from backout.saga.payments import Guard, _settle_with_gateway, effect_key
 
 
 class _RecordingGateway:
@@ -32,8 +33,10 @@ class _RecordingGateway:
 def test_refund_metadata_names_the_recorded_request() -> None:
     order_id, request_id = "woocommerce:1234", "woocommerce:1234#2025-03-14T11:00:00"
     gateway = _RecordingGateway()
+    from tests.unit.memory_repo import MemoryRepo
+
     _settle_with_gateway({"order_id": order_id, "payment_ref": "pi_1", "currency": "USD"},
-                         effect_key(order_id, request_id), gateway)
+                         effect_key(order_id, request_id), gateway, Guard(), MemoryRepo())
     assert gateway.metadata["backout_request_id"] == request_id
 
 
@@ -122,7 +125,7 @@ def test_a_shipped_shopify_order_cancelled_after_an_intercept_is_refunded_by_sho
     seller_request(local_env, order_id, initiator="buyer")
     wait_until(lambda: "waiting_for_carrier" in steps(order_id))
     post(local_env, "aftership/tracking_update.Delivered", {  # returned to the sender
-        "event": "tracking_update", "event_id": "find-sh-rts-1", "ts": 1,
+        "event": "tracking_update", "event_id": "find-sh-rts-1", "ts": int(time.time()),
         "msg": {"tracking_number": tracking, "slug": "dhl", "tag": "Exception", "subtag": "Exception_011",
                 "order_number": order_id, "checkpoints": []}})
     local_env.stack.wait_idle()

@@ -135,13 +135,18 @@ def needs_operator_for_value(amount: int, threshold: int, approved: bool) -> boo
 
 
 # ------------------------------------------------------------------ requests (rules 3, 4)
+#: Who can withdraw a request a withdrawal does not name: the buyer (a store's "withdraw" is the buyer's).
+_UNNAMED_WITHDRAWS = frozenset({"buyer", ""})
+
+
 def withdrawal_of(ledger: Ledger, request: Request) -> Fact | None:
-    """The withdrawal that withdraws ``request``: named by its id, or, unnamed, made at or after it."""
+    """The withdrawal that withdraws ``request`` (rule 4): named by its id; or, unnamed, a buyer's
+    withdrawal made at or after the buyer's request (never the seller's or the platform's request)."""
     for fact in ledger.all(FactKind.WITHDRAWAL):
         if fact.parent_id:
             if fact.parent_id == request.request_id:
                 return fact
-        elif request.at is not None and fact.at >= request.at:
+        elif request.initiator in _UNNAMED_WITHDRAWS and request.at is not None and fact.at >= request.at:
             return fact
     return None
 
@@ -205,3 +210,16 @@ def return_received(ledger: Ledger, return_tracking: str) -> Fact | None:
         if back or (fact.detail.get("return") and fact.state == "returned"):
             return fact
     return None
+
+
+def goods_with_buyer(shipped: bool, ledger: Ledger, return_tracking: str = "") -> bool:
+    """The goods left the seller and nothing says they came back (rules 2, 6): never restock them.
+
+    Back means the intercept turned the parcel round (returned to sender, or back at the seller) or
+    the return parcel was received.
+    """
+    if not shipped:
+        return False
+    turned = intercept_outcome(ledger, "", return_tracking)
+    back = turned is not None and turned.state in ("return_to_sender", "returned")
+    return not back and return_received(ledger, return_tracking) is None

@@ -184,6 +184,16 @@ class OrdersRepository:
         item = {"pk": _pk(order_id), "sk": f"REQ#{request['request_id']}", "recorded_at": now_iso(), **request}
         return self._put_new(item)
 
+    def mark_request(self, order_id: str, request_id: str, **fields: Any) -> None:
+        """Note something on a recorded request (``queued`` behind another one)."""
+        names = {f"#{k}": k for k in fields}
+        self.ddb.update_item(
+            TableName=self.table, Key=to_item({"pk": _pk(order_id), "sk": f"REQ#{request_id}"}),
+            UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in fields),
+            ConditionExpression="attribute_exists(sk)", ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values({f":{k}": v for k, v in fields.items()}),
+        )
+
     def get_request(self, order_id: str, request_id: str) -> dict[str, Any] | None:
         """A recorded cancellation request, or None."""
         return self._get(_pk(order_id), f"REQ#{request_id}")

@@ -14,7 +14,14 @@ def restock(order_id: str, request_id: str, orders: OrdersRepository, inventory:
     The counts returned are the same on every retry: they describe the
     order, while the ledger decides what actually moves.
     """
-    order = orders.require_order(order_id)
+    from backout.domain.rules import goods_with_buyer
+    from backout.saga.platforms import has_shipped
+
+    snap = orders.snapshot(order_id)
+    order = snap.require_order()
+    if goods_with_buyer(has_shipped(order, orders, snap.facts()), snap.facts(),
+                        str(order.get("return_tracking_number") or "")):
+        return _goods_left(order_id, order, orders)
     restocked = skipped = moved_units = skipped_now = 0
     for line in order.get("lines", []):
         qty, sku, line_id = int(line["quantity"]), str(line.get("sku") or "").strip(), str(line["line_id"])
@@ -48,3 +55,15 @@ def restock(order_id: str, request_id: str, orders: OrdersRepository, inventory:
         orders.record_result(order_id, effect_id, "done")
     return {"restocked_units": restocked, "skipped_custom_units": skipped, "moved_units": moved_units,
             "skipped_now_units": skipped_now}
+
+
+def _goods_left(order_id: str, order: dict[str, Any], orders: OrdersRepository) -> dict[str, Any]:
+    """The goods are with the buyer (shipped, never came back): nothing is restocked; a person is told, once."""
+    units = sum(int(line["quantity"]) for line in order.get("lines", []))
+    if orders.record_intent(order_id, "restock#goods_left", "restock_goods_left").get("status") != "done":
+        orders.append_timeline(order_id, "restock_skipped_goods_with_buyer",
+                               {"units": units, "reason": "shipped and not returned: the goods are not here"})
+        orders.set_flag(order_id, "needs_attention", "cancelled with the goods still with the buyer")
+        orders.record_result(order_id, "restock#goods_left", "done")
+    return {"restocked_units": 0, "skipped_custom_units": 0, "moved_units": 0, "skipped_now_units": 0,
+            "goods_with_buyer_units": units}

@@ -10,6 +10,7 @@ from backout.errors import RefundFailed
 from backout.repo.orders import OrdersRepository
 from backout.repo.snapshot import Snapshot
 from backout.saga import waits
+from backout.saga.start import start_queued
 from backout.saga.waits import COOLING_OFF, OPERATOR
 
 
@@ -109,12 +110,14 @@ def reject(order_id: str, request_id: str, decision: dict[str, Any], repo: Order
     """The platform or an operator refused the cancellation: the order stays open."""
     order = repo.require_order(order_id)
     if _replayed(order, request_id, OrderStatus.OPEN):
+        start_queued(repo, order_id)  # a retry: what the first run may not have got to
         return {}
     if order.get("reopened") and order["status"] == OrderStatus.ON_HOLD.value:
-        repo.transition(order_id, OrderStatus.CANCELLED, reopened=False)  # it was cancelled: it stays so
+        repo.transition(order_id, OrderStatus.CANCELLED, current=order, reopened=False)  # it stays cancelled
     elif can_transition(OrderStatus(order["status"]), OrderStatus.OPEN):
-        repo.transition(order_id, OrderStatus.OPEN, active_request_id="")
+        repo.transition(order_id, OrderStatus.OPEN, current=order, active_request_id="")
     repo.append_timeline(order_id, "cancellation_rejected", {"request_id": request_id, **decision})
+    start_queued(repo, order_id)
     return {}
 
 
@@ -129,10 +132,13 @@ def open_cooling_off(order_id: str, request_id: str, task_token: str, repo: Orde
 
 def withdraw(order_id: str, request_id: str, repo: OrdersRepository) -> dict[str, Any]:
     """The customer withdrew within the window: the order is open again."""
-    if _replayed(repo.require_order(order_id), request_id, OrderStatus.OPEN):
+    order = repo.require_order(order_id)
+    if _replayed(order, request_id, OrderStatus.OPEN):
+        start_queued(repo, order_id)  # a retry: what the first run may not have got to
         return {}
-    repo.transition(order_id, OrderStatus.OPEN, active_request_id="")
+    repo.transition(order_id, OrderStatus.OPEN, current=order, active_request_id="")
     repo.append_timeline(order_id, "cancel_withdrawn", {"request_id": request_id})
+    start_queued(repo, order_id)
     return {}
 
 

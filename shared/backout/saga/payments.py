@@ -85,7 +85,7 @@ def settle(
             raise PathChanged("the parcel left the seller after the path was chosen: intercept or return first")
     repo.transition(order_id, OrderStatus.CANCELLING, current=order)
     fx = fx or repo.record_intent(order_id, effect_id, "settle", gateway=order["gateway"],
-                                  payment_ref=order.get("payment_ref"))
+                                  payment_ref=order.get("payment_ref"), request_id=request_id)
     if fx.get("status") == "done":  # a retry: the recorded result, marked so that nothing is counted twice
         return {**dict(fx["result"]), "replayed": True}
     if order["gateway"] == "platform":
