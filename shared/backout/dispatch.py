@@ -150,7 +150,7 @@ class Dispatcher:
             result = fx.get("result") or {}
             if refund_id in (result.get("refund_ids") or [result.get("refund_id")]):
                 # request ids may hold '#' (WooCommerce's); the intent records it whole
-                return str(fx.get("request_id") or re.sub(r"#\d+$", "", str(fx["sk"]).removeprefix("FX#settle#")))
+                return str(fx.get("request_id") or re.sub(r"#a\d+$", "", str(fx["sk"]).removeprefix("FX#settle#")))
         return None
 
     def _dispute(self, ev: DomainEvent) -> None:

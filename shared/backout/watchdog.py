@@ -187,7 +187,7 @@ def probe_refund(wait: OpenWait, repo: OrdersRepository) -> DomainEvent | None:
 
     order = repo.require_order(wait.order_id)
     attempt = attempt_of(repo.ledger(wait.order_id), wait.request_id)
-    suffix = f"#{attempt}" if attempt else ""
+    suffix = f"#a{attempt}" if attempt else ""
     settled = _effect_result(repo, wait, f"settle#{wait.request_id}{suffix}")
     if not settled.get("refund_id") or len(settled.get("refund_ids") or []) > 1 or not order.get("payment_ref"):
         return None  # several captures: each refund's own webhook settles it (the wait names them all)

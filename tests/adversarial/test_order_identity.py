@@ -5,11 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from backout_dev.demo import _payment_intent
 from tests.adversarial import kit
 from tests.conftest import Shop, line, order_body_for, place_order
 
 
+@pytest.mark.xfail(strict=True, reason="issue 13 item 6, open: an order number a store reuses after a cancellation "
+                                       "is still the cancelled order (ids are channel:number); the new order's "
+                                       "request is not started")
 def test_a_reused_order_number_with_a_new_payment_is_refunded_when_cancelled(shop: Shop, local_env: Any) -> None:
     """Story: order N is cancelled and refunded. Weeks later the store (restored from a backup) gives
     number N to a new customer's order, paid with a new PaymentIntent, and that customer cancels too.

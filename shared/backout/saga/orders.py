@@ -102,7 +102,7 @@ def _refunds_made(snap: Snapshot, request_id: str) -> list[str]:
     from backout.saga.payments import attempt_of
 
     attempt = attempt_of(snap.facts(), request_id)
-    fx = snap.effects.get(f"settle#{request_id}" + (f"#{attempt}" if attempt else "")) or {}
+    fx = snap.effects.get(f"settle#{request_id}" + (f"#a{attempt}" if attempt else "")) or {}
     return [str(r) for r in (fx.get("result") or {}).get("refund_ids") or []]
 
 

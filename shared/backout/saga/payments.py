@@ -18,6 +18,7 @@ counted by the gateway and not refunded again.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -72,7 +73,7 @@ def settle(
     order, ledger = snap.require_order(), snap.facts()
     require_request(snap.requests.get(request_id), request_id)
     attempt = attempt_of(ledger, request_id)
-    effect_id = f"settle#{request_id}" + (f"#{attempt}" if attempt else "")
+    effect_id = f"settle#{request_id}" + (f"#a{attempt}" if attempt else "")
     fx = snap.effects.get(effect_id)
     if fx is not None and fx.get("status") == "done":  # a retry: the recorded result, counted nothing twice
         return {**dict(fx["result"]), "replayed": True}
@@ -91,7 +92,7 @@ def settle(
     if order["gateway"] == "platform":
         result = _settle_on_platform(order, request_id, repo)
     else:
-        key = effect_key(order_id, request_id) + (f"#{attempt}" if attempt else "")
+        key = effect_key(order_id, request_id) + (f"#a{attempt}" if attempt else "")
         guard = Guard(lost=lost_to_chargeback(ledger), approved=operator_approved(ledger, request_id),
                       threshold=_threshold())
         result = _settle_with_gateway(order, key, gateways(order["gateway"]), guard, repo)
@@ -182,7 +183,8 @@ def _refund_each_capture(order: dict[str, Any], state: PaymentState, key: str,
     What a lost dispute already gave back is not refunded again (it counts as returned), and a
     refund at or above the high-value threshold waits for a person's approval first.
     """
-    request_id = key.removeprefix(effect_key(str(order["order_id"]), "")).split("#")[0]
+    # the key ends with the whole request id (which may hold '#'), then an attempt suffix "#a<n>" after approvals
+    request_id = re.sub(r"#a\d+$", "", key.removeprefix(effect_key(str(order["order_id"]), "")))
     metadata = {"backout_order_id": str(order["order_id"]), "backout_request_id": request_id}
     plan, lost = refund_plan(state, key), guard.lost
     owed = []
