@@ -12,6 +12,7 @@ import json
 import re
 from typing import Any
 
+from backout import identity
 from backout.domain import rules
 from backout.domain.events import (
     AuthorizationExpired,
@@ -67,14 +68,19 @@ class Dispatcher:
     def apply(self, event: DomainEvent) -> None:
         """Act on one domain event."""
         if isinstance(event, OrderPlaced):
-            self._order_placed(event)
-        elif event.order_id is None and event.payment_ref:
+            self._order_placed(identity.placement(self.repo, event))
+            return
+        order = self.repo.get_order(event.order_id) if event.order_id else None
+        if order is not None and order.get("reissued_as"):  # the store reused the number (rule 8)
+            routed = identity.route(self.repo, order, event.occurred_at)["order_id"]
+            event = event if routed == event.order_id else event.model_copy(update={"order_id": routed})
+        if event.order_id is None and event.payment_ref:
             order_id = self.repo.order_for_payment(event.payment_ref)
             if order_id:
                 self.apply(event.model_copy(update={"order_id": order_id}))
             else:
                 self._park(event)
-        elif event.order_id and self.repo.get_order(event.order_id) is None:
+        elif event.order_id and order is None:
             self._park(event)
         elif not self._names_this_order(event):
             self._park(event.model_copy(update={"order_id": None}))  # kept under the payment it names

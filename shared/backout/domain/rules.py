@@ -26,6 +26,7 @@ from backout.domain.events import (
     ShipmentScanned,
 )
 from backout.domain.ledger import Fact, FactKind, Ledger, Request
+from backout.domain.order import TERMINAL, OrderStatus
 
 #: Scan statuses that mean the parcel has left the seller (a label alone has not).
 LEFT_THE_SELLER = frozenset({"picked_up", "in_transit", "out_for_delivery", "failed_attempt",
@@ -223,3 +224,14 @@ def goods_with_buyer(shipped: bool, ledger: Ledger, return_tracking: str = "") -
     turned = intercept_outcome(ledger, "", return_tracking)
     back = turned is not None and turned.state in ("return_to_sender", "returned")
     return not back and return_received(ledger, return_tracking) is None
+
+
+def is_reorder(order: Mapping[str, Any], payment_ref: str | None) -> bool:
+    """Rule 8 where a store reuses numbers: a placement under a known number is a new order when the
+    order it would land on has ended and the placement names another payment than that order's.
+
+    An order that has not ended keeps its number: a changed payment there is the same order paid
+    again (a retried checkout), and its refresh is the repository's to judge.
+    """
+    ended = OrderStatus(order["status"]) in TERMINAL
+    return bool(ended and payment_ref and order.get("payment_ref") and payment_ref != order["payment_ref"])

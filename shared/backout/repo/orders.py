@@ -81,7 +81,7 @@ class OrdersRepository:
         here, and a terminal (cancelled) order is never refreshed: it is "stale".
         """
         item = {"pk": _pk(order["order_id"]), "sk": "META", **order, "status": OrderStatus.OPEN.value,
-                "source_at": source_at, "created_at": now_iso(), "refunded_total": 0}
+                "source_at": source_at, "placed_at": source_at, "created_at": now_iso(), "refunded_total": 0}
         if self._put_new(item):
             if order.get("payment_ref"):
                 self._put_new({"pk": f"PAY#{order['payment_ref']}", "sk": "ORDER", "order_id": order["order_id"]})
@@ -106,6 +106,25 @@ class OrdersRepository:
             raise_transient(exc)
             raise
         return "updated"
+
+    def reissue(self, order_id: str, new_id: str) -> str:
+        """Point an ended order at the next order under its store number (once); returns the pointer's value.
+
+        Of two racing placements both propose the same ``new_id`` (the next ordinal), so the loser
+        reads back what the winner wrote (backout.identity)."""
+        try:
+            self.ddb.update_item(
+                TableName=self.table, Key=to_item({"pk": _pk(order_id), "sk": "META"}),
+                UpdateExpression="SET reissued_as = :next",
+                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(reissued_as)",
+                ExpressionAttributeValues=values({":next": new_id}),
+            )
+        except Exception as exc:
+            if not is_condition_failure(exc):
+                raise_transient(exc)
+                raise
+            return str(self.require_order(order_id).get("reissued_as") or new_id)
+        return new_id
 
     def order_for_payment(self, payment_ref: str) -> str | None:
         """The order id a gateway payment belongs to."""
