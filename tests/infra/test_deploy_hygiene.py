@@ -48,3 +48,24 @@ def test_secrets_are_retained_on_delete_and_replacement(logical: str) -> None:
 def test_the_watchdog_probes_the_configured_paypal_not_live_by_default() -> None:
     env = FUNCTIONS["WatchdogFunction"]["Properties"]["Environment"]["Variables"]
     assert env.get("PAYPAL_API_BASE") == {"Ref": "PayPalApiBaseUrl"}
+
+
+def test_every_alarm_action_is_a_topic_cloudwatch_can_publish_to() -> None:
+    """CloudWatch cannot publish to a topic under alias/aws/sns; a customer key must let it use the key
+    (https://repost.aws/knowledge-center/cloudwatch-receive-sns-for-alarm-trigger and
+    https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services)."""
+    resources = TEMPLATE["Resources"]
+    policies = resources_of(TEMPLATE, "AWS::SNS::TopicPolicy").values()
+    for name, alarm in resources_of(TEMPLATE, "AWS::CloudWatch::Alarm").items():
+        actions = alarm["Properties"].get("AlarmActions") or []
+        assert actions, name
+        for action in actions + (alarm["Properties"].get("OKActions") or []):
+            topic = action["Ref"]
+            key = resources[topic]["Properties"].get("KmsMasterKeyId")
+            assert isinstance(key, dict) and "Ref" in key, f"{name}: {topic} needs a customer-managed key"
+            statements = resources[key["Ref"]]["Properties"]["KeyPolicy"]["Statement"]
+            assert any(s["Principal"].get("Service") == "cloudwatch.amazonaws.com"
+                       and {"kms:Decrypt", "kms:GenerateDataKey*"} <= set(s["Action"]) for s in statements), name
+            assert any({"Ref": topic} in p["Properties"]["Topics"] and any(
+                s["Principal"].get("Service") == "cloudwatch.amazonaws.com" and s["Action"] == "sns:Publish"
+                for s in p["Properties"]["PolicyDocument"]["Statement"]) for p in policies), name
