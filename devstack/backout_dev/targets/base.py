@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["DecisionRefused", "OperatorTarget", "TargetError"]
+__all__ = ["DecisionRefused", "OperatorTarget", "TargetError", "open_target"]
 
 
 class TargetError(Exception):
@@ -117,3 +117,22 @@ class OperatorTarget(Protocol):
         "error_percent", "over_threshold", "platform_checked"}``.
         """
         ...
+
+
+def open_target(stack: str | None = None, region: str | None = None, profile: str | None = None,
+                url: str | None = None) -> OperatorTarget:
+    """The target to work on.
+
+    ``stack``: a deployed CloudFormation stack's name; its outputs name the API and the
+    resources, and calls use the operator's own AWS credentials (``profile``/``region``, else
+    the AWS environment): SigV4-signed requests to the IAM-protected operator routes.
+    Without ``stack``: the local stack, a running ``backout serve`` (or ``url``).
+    Raises TargetError when the target cannot be found.
+    """
+    if stack:
+        from backout_dev.targets.stack import StackTarget
+
+        return StackTarget.open(stack, region=region, profile=profile)
+    from backout_dev.targets.local import LocalTarget
+
+    return LocalTarget.open(url)
