@@ -47,7 +47,7 @@ class Shop:
     def place(self, lines: list[dict[str, Any]], currency: str = "USD", capture: bool = True) -> dict[str, Any]:
         """Create the PaymentIntent, the store order and send order.created."""
         from backout.money import to_minor
-        from backout_dev.demo import _payment_intent, order_body
+        from backout_dev.demo import _payment_intent
 
         no = next(_order_numbers)
         total_minor = sum(to_minor(line["total"], currency) for line in lines)

@@ -5,7 +5,6 @@ domain events through the dispatcher (the same code the stream runs)."""
 from __future__ import annotations
 
 import json
-import os
 import urllib.request
 from datetime import datetime, timezone
 from typing import Any
