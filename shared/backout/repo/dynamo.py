@@ -21,6 +21,7 @@ TRANSIENT_CODES = frozenset(
         "InternalServerError",
         "ServiceUnavailable",
         "TransactionInProgressException",
+        "TransactionConflictException",
     }
 )
 
@@ -73,9 +74,22 @@ def is_condition_failure(exc: Exception) -> bool:
     return False
 
 
+def is_transaction_conflict(exc: Exception) -> bool:
+    """True for a transaction cancelled only because another one held an item (reason ``TransactionConflict``).
+
+    Real DynamoDB cancels a TransactWriteItems that overlaps a concurrent one on the same item
+    (developer guide, "Transaction conflict handling"); nothing was applied, so a retry is safe.
+    A condition failure in the same response wins: see :func:`is_condition_failure`.
+    """
+    if error_code(exc) != "TransactionCanceledException":
+        return False
+    codes = {r.get("Code") for r in getattr(exc, "response", {}).get("CancellationReasons", [])}
+    return "TransactionConflict" in codes and "ConditionalCheckFailed" not in codes
+
+
 def raise_transient(exc: Exception) -> None:
-    """Turn throttling and 5xx into TransientError so the saga retries them."""
-    if error_code(exc) in TRANSIENT_CODES:
+    """Turn throttling, 5xx and transaction conflicts into TransientError so the saga or stream retries them."""
+    if error_code(exc) in TRANSIENT_CODES or is_transaction_conflict(exc):
         raise TransientError(f"DynamoDB: {error_code(exc)}") from exc
 
 
