@@ -215,7 +215,7 @@ def test_shopify_fulfillment_statuses(raw: str, status: str) -> None:
         ("InTransit", "InTransit_002", "in_transit"), ("OutForDelivery", "", "out_for_delivery"),
         ("AttemptFail", "AttemptFail_001", "failed_attempt"), ("Delivered", "", "delivered"),
         ("AvailableForPickup", "", "available_for_pickup"), ("Exception", "Exception_004", "exception"),
-        ("Exception", "Exception_010", "return_to_sender"),
+        ("Exception", "Exception_010", "exception"),  # returning: still on its way (issue 14, 1)
         ("Exception", "Exception_011", "return_to_sender"), ("Expired", "Expired_001", "expired"),
         ("Mystery", "", "unknown"),
     ],
@@ -321,7 +321,8 @@ def test_tiktok_types(type_: Any, data: dict[str, Any], expected: str) -> None:
 
 @pytest.mark.parametrize(
     ("reason", "kind"),
-    [("automatic", "authorization_expired"), ("requested_by_customer", "payment_voided"),
+    [("automatic", "authorization_expired"), ("expired", "authorization_expired"),
+     ("requested_by_customer", "payment_voided"),
      ("abandoned", "payment_voided"), ("fraudulent", "payment_voided"), (None, "payment_voided")],
 )  # fmt: skip
 def test_stripe_cancellation_reasons(reason: str | None, kind: str) -> None:

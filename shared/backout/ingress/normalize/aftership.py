@@ -33,8 +33,10 @@ TAGS: Mapping[str, ShipmentStatus] = {
     "Exception": ShipmentStatus.EXCEPTION,
     "Expired": ShipmentStatus.EXPIRED,
 }
-RETURN_SUBTAGS = frozenset({"Exception_010", "Exception_011"})
-"""Exception subtags for a parcel returning / returned to the sender."""
+RETURN_SUBTAGS = frozenset({"Exception_011"})
+"""The exception subtag for a parcel the sender has received back. ``Exception_010`` ("Returning to
+sender": on its way back) is not one: the parcel still travels, so it stays an ``exception`` scan
+(https://www.aftership.com/docs/tracking/2026-07/enum/delivery-sub-statuses)."""
 
 TRACKING_EVENTS = frozenset({"tracking_update"})
 

@@ -109,9 +109,14 @@ def _pi_succeeded(d: Delivery, pi: Mapping[str, Any]) -> list[DomainEvent]:
     ]
 
 
+#: Cancellation reasons Stripe sets itself when an authorization lapses.
+EXPIRY_REASONS = frozenset({"automatic", "expired"})
+
+
 def _pi_canceled(d: Delivery, pi: Mapping[str, Any]) -> list[DomainEvent]:
-    """``automatic`` is how Stripe reports an expired authorization."""
-    kind = AuthorizationExpired if pi.get("cancellation_reason") == "automatic" else PaymentVoided
+    """``automatic`` and ``expired`` are how Stripe reports a lapsed authorization (the stripe SDK's
+    ``PaymentIntent.cancellation_reason`` literal lists both, beside the seller's own reasons)."""
+    kind = AuthorizationExpired if pi.get("cancellation_reason") in EXPIRY_REASONS else PaymentVoided
     ref = ident(pi.get("id"), "payment_intent id")
     return [kind(**d.common(order_id=order_id_of(pi), payment_ref=ref))]
 
