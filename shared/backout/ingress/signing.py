@@ -59,8 +59,11 @@ def sign_shopify(raw: bytes, secret: str | bytes) -> dict[str, str]:
 
 
 def sign_woocommerce(raw: bytes, secret: str | bytes) -> dict[str, str]:
-    """Headers WooCommerce would send: ``x-wc-webhook-signature`` (base64)."""
-    return {"x-wc-webhook-signature": _b64(_digest(_key(secret), raw))}
+    """Headers WooCommerce would send: ``x-wc-webhook-signature`` (base64), keyed by the decoded secret."""
+    from backout.ingress.verify import wp_specialchars_decode
+
+    key = wp_specialchars_decode(secret) if isinstance(secret, str) else secret
+    return {"x-wc-webhook-signature": _b64(_digest(_key(key), raw))}
 
 
 def sign_tiktok(raw: bytes, app_key: str, app_secret: str | bytes) -> dict[str, str]:

@@ -140,7 +140,8 @@ def _whsec_key(secret: Secret) -> bytes:
     if not isinstance(secret, str):
         raise TypeError(f"secret must be str or bytes, not {type(secret).__name__}")
     try:
-        return base64.b64decode(secret.removeprefix(_WHSEC_PREFIX), validate=True)
+        body = secret.removeprefix(_WHSEC_PREFIX)
+        return base64.b64decode(body + "=" * (-len(body) % 4), validate=True)  # the reference library pads
     except (binascii.Error, ValueError) as exc:
         raise ValueError("malformed whsec_ secret (expected base64)") from exc
 
@@ -297,9 +298,24 @@ def verify_shopify(raw: bytes, headers: Headers, secrets: Sequence[Secret]) -> N
     _verify_body_hmac(raw, headers, secrets, "x-shopify-hmac-sha256", _b64_matches)
 
 
+#: What WordPress's ``wp_specialchars_decode($secret, ENT_QUOTES)`` turns back into characters.
+_WP_ENTITIES = (("&lt;", "<"), ("&#060;", "<"), ("&gt;", ">"), ("&#062;", ">"), ("&quot;", '"'), ("&#034;", '"'),
+                ("&#039;", "'"), ("&#x27;", "'"), ("&amp;", "&"), ("&#038;", "&"))
+
+
+def wp_specialchars_decode(secret: str) -> str:
+    """WooCommerce keys the HMAC with ``wp_specialchars_decode($this->get_secret(), ENT_QUOTES)``
+    (class-wc-webhook.php, ``generate_signature``): the secret as stored, HTML entities decoded
+    (``&amp;`` last, so ``&amp;lt;`` stays ``&lt;``, as WordPress does)."""
+    for entity, char in _WP_ENTITIES:
+        secret = secret.replace(entity, char)
+    return secret
+
+
 def verify_woocommerce(raw: bytes, headers: Headers, secrets: Sequence[Secret]) -> None:
-    """Verify ``x-wc-webhook-signature`` (base64 HMAC-SHA256 of the raw body)."""
-    _verify_body_hmac(raw, headers, secrets, "x-wc-webhook-signature", _b64_matches)
+    """Verify ``x-wc-webhook-signature`` (base64 HMAC-SHA256 of the raw body, keyed as WooCommerce does)."""
+    decoded = [wp_specialchars_decode(s) if isinstance(s, str) else s for s in _sequence(secrets, "secrets")]
+    _verify_body_hmac(raw, headers, decoded, "x-wc-webhook-signature", _b64_matches)
 
 
 def verify_aftership(raw: bytes, headers: Headers, secrets: Sequence[Secret]) -> None:

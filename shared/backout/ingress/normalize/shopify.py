@@ -40,6 +40,9 @@ FULFILLMENT_EVENT_STATUSES: Mapping[str, ShipmentStatus] = {
     "label_printed": ShipmentStatus.LABEL_CREATED,
     "label_purchased": ShipmentStatus.LABEL_CREATED,
     "carrier_picked_up": ShipmentStatus.PICKED_UP,
+    # "PICKED_UP: The fulfillment was successfully picked up" (after READY_FOR_PICKUP: the buyer collected it),
+    # https://shopify.dev/docs/api/admin-graphql/unstable/enums/FulfillmentEventStatus
+    "picked_up": ShipmentStatus.DELIVERED,
     "confirmed": ShipmentStatus.IN_TRANSIT,
     "in_transit": ShipmentStatus.IN_TRANSIT,
     "out_for_delivery": ShipmentStatus.OUT_FOR_DELIVERY,
