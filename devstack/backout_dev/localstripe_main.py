@@ -191,9 +191,35 @@ def _refund_controls(resources: Any, app: Any) -> None:
     app.router.add_get("/_config/backout/refunds", listed)
 
 
+#: What Stripe's "Cancel a PaymentIntent" accepts as ``cancellation_reason`` (the seller's reasons;
+#: https://docs.stripe.com/api/payment_intents/cancel: "Possible values are duplicate, fraudulent,
+#: requested_by_customer, or abandoned"). localstripe refuses the parameter altogether.
+SELLER_CANCELLATION_REASONS = frozenset({"duplicate", "fraudulent", "requested_by_customer", "abandoned"})
+
+
+def _cancellation_reason(resources: Any) -> None:
+    """``POST /v1/payment_intents/{id}/cancel`` takes ``cancellation_reason`` and the intent keeps it."""
+    original = resources.PaymentIntent.__dict__["_api_cancel"].__func__
+
+    def cancel(cls: Any, id: Any, cancellation_reason: Any = None, **kwargs: Any) -> Any:
+        if cancellation_reason is not None and cancellation_reason not in SELLER_CANCELLATION_REASONS:
+            raise resources.UserError(400, f"Invalid cancellation_reason: {cancellation_reason}")
+        obj = original(cls, id, **kwargs)
+        obj.cancellation_reason = cancellation_reason
+        return obj
+
+    resources.PaymentIntent._api_cancel = classmethod(cancel)
+    route = "/v1/payment_intents/{id}/cancel"  # the server builds its routes from this list when it is imported
+    resources.extra_apis[:] = [(m, u, resources.PaymentIntent._api_cancel if u == route else f)
+                               for m, u, f in resources.extra_apis]
+
+
 def main() -> None:
     """Run localstripe's server with its per-write disk dump disabled, its lists indexed and the refund controls."""
-    from localstripe import resources, server
+    from localstripe import resources
+
+    _cancellation_reason(resources)  # before the server module reads the routes
+    from localstripe import server
 
     resources.Store.dump_to_disk = lambda self: None  # type: ignore[method-assign]
     _index_store(resources)

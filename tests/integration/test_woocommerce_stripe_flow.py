@@ -51,7 +51,9 @@ def test_authorized_order_is_voided_not_refunded(shop: Shop, local_env: Any) -> 
     order = shop.place([line(1, "AUTH-A", 3, "30.00")], currency="EUR", capture=False)
     shop.send(shop.cancel, shop.body(order, "cancel-request"))
     local_env.stack.wait_idle()
-    assert stripe.PaymentIntent.retrieve(order["pi"]).status == "canceled"
+    voided = stripe.PaymentIntent.retrieve(order["pi"])
+    # issue 14 item 8: the void says why (https://docs.stripe.com/api/payment_intents/cancel, cancellation_reason)
+    assert (voided.status, voided.cancellation_reason) == ("canceled", "requested_by_customer")
     assert stripe.Refund.list(payment_intent=order["pi"]).data == []
     assert InventoryRepository().stock("AUTH-A") == 13
     assert "payment_voided" in _steps(order["order_id"])

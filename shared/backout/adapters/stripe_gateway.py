@@ -28,6 +28,10 @@ T = TypeVar("T")
 
 #: Metadata key on every refund Backout creates: the effect it fulfils.
 EFFECT_KEY = "backout_effect"
+#: The ``cancellation_reason`` Backout sends when it voids (Stripe's seller reasons are duplicate, fraudulent,
+#: requested_by_customer and abandoned: https://docs.stripe.com/api/payment_intents/cancel). A void follows a
+#: recorded cancellation request; a seller-initiated one has no closer value in that list.
+VOID_REASON = "requested_by_customer"
 
 _STATUS = {
     "requires_capture": "authorized",
@@ -100,9 +104,11 @@ class StripeGateway:
                             captures=captures)
 
     def void(self, payment_ref: str, effect_key: str) -> None:
-        """Release an authorization; an already-cancelled intent counts as done."""
+        """Release an authorization; an already-cancelled intent counts as done. Backout voids only on a
+        recorded cancellation request, so the reason Stripe keeps is the buyer's (``VOID_REASON``)."""
         try:
-            _call(lambda: stripe.PaymentIntent.cancel(payment_ref, api_key=self.api_key, idempotency_key=effect_key))
+            _call(lambda: stripe.PaymentIntent.cancel(payment_ref, api_key=self.api_key, idempotency_key=effect_key,
+                                                      cancellation_reason=VOID_REASON))
         except RefundFailed:
             if self.retrieve(payment_ref).status != "voided":
                 raise
