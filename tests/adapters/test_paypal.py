@@ -134,6 +134,18 @@ def test_disputed_capture(paypal: PayPalGateway, paypal_fake: FakePayPal) -> Non
         paypal.create_refund(f"cap:{cap}", 500, KEY, META)
 
 
+def test_a_refund_refused_for_a_chargeback_is_a_dispute(paypal: PayPalGateway, paypal_fake: FakePayPal) -> None:
+    """PayPal's error list (https://developer.paypal.com/api/rest/reference/orders/v2/errors/):
+    ``REFUND_NOT_PERMITTED_DUE_TO_CHARGEBACK`` "Refunds not allowed on this capture due to a chargeback
+    on the card or bank". The card network holds the money: the saga must hold for the dispute
+    (PaymentNotAllowed), not count a failed refund to be tried again (RefundFailed)."""
+    cap = paypal_fake.charge("20.00")
+    paypal_fake.chargeback(cap)
+    with pytest.raises(PaymentNotAllowed, match="REFUND_NOT_PERMITTED_DUE_TO_CHARGEBACK"):
+        paypal.create_refund(f"cap:{cap}", 2000, KEY, META)
+    assert paypal_fake.effects("refund") == []
+
+
 def test_zero_decimal_currency_and_pending_refund(paypal: PayPalGateway, paypal_fake: FakePayPal) -> None:
     cap = paypal_fake.charge("5000", "JPY")
     assert paypal.retrieve(f"cap:{cap}").captured == 5000

@@ -10,7 +10,10 @@ Endpoints (as PayPal documents them):
   ``CANNOT_BE_VOIDED``.
 * ``GET /v2/payments/captures/{id}``, ``POST .../{id}/refund`` (201; empty body
   = refund what is left). Refund errors (422): ``CAPTURE_FULLY_REFUNDED``,
-  ``REFUND_AMOUNT_EXCEEDED``, ``CAPTURE_DISPUTED_PARTIAL_REFUND_NOT_ALLOWED``.
+  ``REFUND_AMOUNT_EXCEEDED``, ``CAPTURE_DISPUTED_PARTIAL_REFUND_NOT_ALLOWED``,
+  ``REFUND_NOT_PERMITTED_DUE_TO_CHARGEBACK`` (a capture under a card chargeback, ``chargeback``;
+  https://developer.paypal.com/api/rest/reference/orders/v2/errors/ lists it: "Refunds not allowed on
+  this capture due to a chargeback on the card or bank").
 * ``GET /v2/payments/refunds/{id}`` and ``GET /v2/checkout/orders/{id}`` (its
   ``purchase_units[].payments`` lists authorizations, captures and refunds).
 * ``GET /v1/customer/disputes/{id}`` and ``POST .../{id}/provide-evidence``
@@ -127,6 +130,11 @@ class FakePayPal(FakeServer):
         """Mark a capture as under a buyer complaint."""
         with self.lock:
             self.captures[capture_id]["status_details"] = {"reason": "BUYER_COMPLAINT"}
+
+    def chargeback(self, capture_id: str) -> None:
+        """A card chargeback on the capture: PayPal then refuses every refund of it."""
+        with self.lock:
+            self.captures[capture_id]["status_details"] = {"reason": "CHARGEBACK"}
 
     def open_dispute(self, capture_id: str, reason: str = "MERCHANDISE_OR_SERVICE_NOT_RECEIVED",
                      custom: str | None = None) -> str:
@@ -279,6 +287,9 @@ class FakePayPal(FakeServer):
             return _error(422, "UNPROCESSABLE_ENTITY", "REFUND_AMOUNT_EXCEEDED",
                           "The refund amount must be less than or equal to the capture amount that has not "
                           "yet been refunded.")
+        if cap.get("status_details", {}).get("reason") == "CHARGEBACK":
+            return _error(422, "UNPROCESSABLE_ENTITY", "REFUND_NOT_PERMITTED_DUE_TO_CHARGEBACK",
+                          "Refunds not allowed on this capture due to a chargeback on the card or bank.")
         if cap.get("status_details", {}).get("reason") == "BUYER_COMPLAINT" and amount < left:
             return _error(422, "UNPROCESSABLE_ENTITY", "CAPTURE_DISPUTED_PARTIAL_REFUND_NOT_ALLOWED",
                           "Partial refunds are not allowed on a disputed capture.")

@@ -352,7 +352,7 @@ class PayPalGateway:
         issue = _issue(answer)
         if issue in _OVER:
             raise OverRefund(f"paypal: {issue} on capture {capture['id']}", issue=issue)
-        if "DISPUTE" in issue:
+        if "DISPUTE" in issue or issue == "REFUND_NOT_PERMITTED_DUE_TO_CHARGEBACK":  # a dispute, not a failure
             raise PaymentNotAllowed(f"paypal: {issue} on capture {capture['id']}", issue=issue)
         raise RefundFailed(f"paypal: refund of capture {capture['id']} refused: HTTP {status} {issue}", issue=issue)
 
