@@ -62,3 +62,28 @@ def test_a_polled_item_normalises_to_a_formal_cancel_request() -> None:
     request = events[0]
     assert (request.order_id, request.request_id, request.initiator) == ("ozon:0001-1", "ozon:11", Initiator.BUYER)
     assert request.auto_approve_at == datetime(2026, 11, 25, 10, tzinfo=timezone.utc)
+
+
+def test_an_unconfigured_ozon_poller_does_nothing_and_says_so_once(monkeypatch: Any, capsys: Any) -> None:
+    """Issue 15: for a seller not on Ozon the poller failed every 5 minutes (KeyError 'ozon_client_id')."""
+    import importlib.util
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    import backout.saga.providers as providers
+
+    path = Path(__file__).resolve().parents[2] / "functions" / "ozon_poller" / "app.py"
+    spec = importlib.util.spec_from_file_location("ozon_poller_app_under_test", path)
+    assert spec is not None and spec.loader is not None
+    app = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(app)
+    monkeypatch.setattr(providers, "_creds", lambda: {"stripe_api_key": "sk_test_x"})  # no Ozon keys
+    monkeypatch.setattr(app, "ozon_client", lambda: (_ for _ in ()).throw(AssertionError("must not be called")))
+    context = SimpleNamespace(function_name="OzonPoller", memory_limit_in_mb=128, aws_request_id="r-1",
+                              invoked_function_arn="arn:aws:lambda:eu-west-1:123456789012:function:OzonPoller")
+    first = app.handler({"source": "aws.events"}, context)
+    second = app.handler({"source": "aws.events"}, context)
+    assert first == second == {"skipped": "ozon is not configured"}
+    assert capsys.readouterr().out.count("poller does nothing") == 1
+    monkeypatch.setattr(providers, "_creds", lambda: {"ozon_client_id": "1", "ozon_api_key": "k"})
+    assert providers.ozon_configured()

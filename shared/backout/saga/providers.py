@@ -45,6 +45,12 @@ def _carrier() -> Any:
     return CarrierClient(os.environ["CARRIER_API_BASE_URL"], str(_creds()["carrier_api_key"]))
 
 
+def ozon_configured() -> bool:
+    """Whether the seller sells on Ozon: its Seller API client id and key are in the provider credentials."""
+    creds = _creds()
+    return bool(creds.get("ozon_client_id") and creds.get("ozon_api_key"))
+
+
 def ozon_client() -> Any:
     """The seller's Ozon Seller API client (also used by the cancellation-request poller)."""
     from backout.adapters.ozon import OzonClient
