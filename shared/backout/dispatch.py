@@ -68,7 +68,7 @@ class Dispatcher:
     def apply(self, event: DomainEvent) -> None:
         """Act on one domain event."""
         if isinstance(event, OrderPlaced):
-            self._order_placed(identity.placement(self.repo, event))
+            self._order_placed(event)
             return
         order = self.repo.get_order(event.order_id) if event.order_id else None
         if order is not None and order.get("reissued_as"):  # the store reused the number (rule 8)
@@ -196,6 +196,11 @@ class Dispatcher:
             "lines": [line.model_dump() for line in ev.lines],
         }
         outcome = self.repo.upsert_order(order, ev.occurred_at.isoformat())
+        if outcome == "stale":  # older, or the order ended: is it another order under a reused number (rule 8)?
+            placed = identity.placement(self.repo, ev)
+            if placed.order_id != ev.order_id:
+                self._order_placed(placed)
+                return
         count_placed(self.repo, order, ev.occurred_at)  # the rates' denominator; counted once per order
         if outcome == "created" or not (self.repo.get_order(str(ev.order_id)) or {}).get(INTAKE_DONE):
             self._finish_intake(ev, created=outcome == "created")

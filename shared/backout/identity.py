@@ -54,18 +54,22 @@ def route(repo: OrdersRepository, order: dict[str, Any], at: datetime) -> dict[s
 
 
 def placement(repo: OrdersRepository, ev: OrderPlaced) -> OrderPlaced:
-    """The placement addressed to the incarnation it is: an earlier one by its payment, the latest, or a new one."""
-    base = str(ev.order_id)
+    """The placement addressed to the incarnation it is: an earlier one by its payment, the latest, or a new one.
+
+    Asked only when the order it carries refused it as stale (older, or ended), so a placement of a
+    new or live order costs no read."""
+    base = base_of(str(ev.order_id))
     if ev.payment_ref:
         owner = repo.order_for_payment(ev.payment_ref)
         if owner and base_of(owner) == base:
-            return ev if owner == base else ev.model_copy(update={"order_id": owner})
+            return ev if owner == ev.order_id else ev.model_copy(update={"order_id": owner})
     order = repo.get_order(base)
     ordinal = 1
     while order is not None and order.get("reissued_as") and ordinal < MAX_INCARNATIONS:
         ordinal += 1
         order = repo.get_order(str(order["reissued_as"])) or order
     if order is None or not rules.is_reorder(order, ev.payment_ref):
-        return ev if order is None else ev.model_copy(update={"order_id": order["order_id"]})
+        latest = ev.order_id if order is None else order["order_id"]
+        return ev if latest == ev.order_id else ev.model_copy(update={"order_id": latest})
     new_id = repo.reissue(str(order["order_id"]), incarnation_id(base, ordinal + 1))
     return ev.model_copy(update={"order_id": new_id})
