@@ -106,8 +106,8 @@ def test_ozon_a_rejected_request_does_not_decide_the_next_one(local_env: Any) ->
     [cid_a] = local_env.ozon.requests_for(order["posting"], initiator="SELLER")
     local_env.ozon.decide(cid_a, "REJECTED")
     watchdog_pass(local_env)  # Ozon does not push a rejection: the watchdog finds it
-    wait_until(lambda: status(order["order_id"]) == "OPEN")
-    assert "cancellation_rejected" in steps(order["order_id"])
+    # the order is OPEN a moment before the rejection's timeline step is written (reject: transition, then step)
+    wait_until(lambda: status(order["order_id"]) == "OPEN" and "cancellation_rejected" in steps(order["order_id"]))
     second = seller_request(local_env, order["order_id"])
     wait_until(lambda: steps(order["order_id"]).count("waiting_for_platform_decision") == 2)
     cid_b = next(c for c in local_env.ozon.requests_for(order["posting"], initiator="SELLER") if c != cid_a)
