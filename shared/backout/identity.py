@@ -66,8 +66,10 @@ def placement(repo: OrdersRepository, ev: OrderPlaced) -> OrderPlaced:
     order = repo.get_order(base)
     ordinal = 1
     while order is not None and order.get("reissued_as") and ordinal < MAX_INCARNATIONS:
-        ordinal += 1
-        order = repo.get_order(str(order["reissued_as"])) or order
+        nxt = repo.get_order(str(order["reissued_as"]))
+        if nxt is None:  # pointed at but not yet recorded (a crash in between): reissue() hands back the pointer
+            break
+        ordinal, order = ordinal + 1, nxt
     if order is None or not rules.is_reorder(order, ev.payment_ref):
         latest = ev.order_id if order is None else order["order_id"]
         return ev if latest == ev.order_id else ev.model_copy(update={"order_id": latest})
