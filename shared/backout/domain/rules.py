@@ -135,6 +135,32 @@ def needs_operator_for_value(amount: int, threshold: int, approved: bool) -> boo
     return threshold > 0 and amount >= threshold and not approved
 
 
+def parse_thresholds(text: str) -> dict[str, int]:
+    """``"USD=100000,JPY=150000"`` -> ``{"USD": 100000, "JPY": 150000}`` (minor units per ISO currency).
+
+    Raises ValueError naming the bad entry: a setting that cannot be read must not pass as "no threshold".
+    """
+    table: dict[str, int] = {}
+    for entry in (e.strip() for e in text.split(",")):
+        if not entry:
+            continue
+        code, sep, value = entry.partition("=")
+        code = code.strip().upper()
+        if not sep or len(code) != 3 or not code.isalpha() or not value.strip().isdigit():
+            raise ValueError(f"high-value threshold {entry!r} is not CURRENCY=MINOR_UNITS (e.g. USD=100000)")
+        table[code] = int(value)
+    return table
+
+
+def high_value_threshold(currency: str, table: Mapping[str, int], default: int) -> int:
+    """The threshold for ``currency`` in its own minor units: its entry in ``table``, else ``default``.
+
+    One number cannot serve every currency: 1,000.00 USD is 100000 minor units, and so is 1,000.00 RUB
+    (about 11 USD); 100000 JPY is 100,000 yen. 0 switches the guard off for that currency.
+    """
+    return int(table.get(currency.upper(), default))
+
+
 # ------------------------------------------------------------------ requests (rules 3, 4)
 #: Who can withdraw a request a withdrawal does not name: the buyer (a store's "withdraw" is the buyer's).
 _UNNAMED_WITHDRAWS = frozenset({"buyer", ""})

@@ -30,6 +30,7 @@ from backout.domain.order import OrderStatus, refundable, require_request
 from backout.domain.rules import approvals, in_dispute, lost_to_chargeback, needs_operator_for_value, operator_approved
 from backout.errors import OperatorRequired, PathChanged, PaymentNotAllowed, RefundFailed
 from backout.repo.orders import OrdersRepository
+from backout.saga.guards import high_value_threshold
 
 
 def effect_key(order_id: str, request_id: str) -> str:
@@ -94,7 +95,7 @@ def settle(
     else:
         key = effect_key(order_id, request_id) + (f"#a{attempt}" if attempt else "")
         guard = Guard(lost=lost_to_chargeback(ledger), approved=operator_approved(ledger, request_id),
-                      threshold=_threshold())
+                      threshold=high_value_threshold(str(order["currency"])))
         result = _settle_with_gateway(order, key, gateways(order["gateway"]), guard, repo)
     if result["outcome"] == "refunded":  # counted before "done": a crash in between must not lose it
         repo.add_refunded(order_id, int(result["amount"]), effect_id)
@@ -110,11 +111,6 @@ class Guard:
     lost: int = 0
     approved: bool = False
     threshold: int = 0
-
-
-def _threshold() -> int:
-    """``HighValueThresholdMinor``: refunds at or above it wait for an operator (0 switches it off)."""
-    return int(os.environ.get("HIGH_VALUE_THRESHOLD_MINOR", "0") or 0)
 
 
 def _settle_on_platform(order: dict[str, Any], request_id: str, repo: OrdersRepository) -> dict[str, Any]:

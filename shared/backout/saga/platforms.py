@@ -70,8 +70,11 @@ def request_cancellation(order_id: str, request_id: str, task_token: str, repo: 
     from backout.saga import providers
 
     order = repo.require_order(order_id)
-    order = {**order, "shipped": has_shipped(order, repo)}
+    ledger = repo.ledger(order_id)
+    order = {**order, "shipped": has_shipped(order, repo, ledger)}
     request = repo.get_request(order_id, request_id) or {}
+    if not order["shipped"] and repo.get_effect(order_id, platform_effect_id(request_id)) is None:
+        _guard_high_value(order, request_id, ledger)
     asked = _effect_once(repo, order_id, platform_effect_id(request_id), "platform_cancellation_requested",
                          lambda: providers.request_platform_cancellation(order, request,
                                                                          f"backout:{order_id}:{request_id}"))
@@ -83,6 +86,19 @@ def request_cancellation(order_id: str, request_id: str, task_token: str, repo: 
                                                  "request_id": request_id},
                     f"backout:{asked.get('call')}")
     return waiting
+
+
+def _guard_high_value(order: dict[str, Any], request_id: str, ledger: Ledger) -> None:
+    """The marketplace refunds the buyer when it approves: a high-value order waits for a person before
+    the platform is asked (a shipped order's request is refused on the spot, and moves no money)."""
+    from backout.errors import OperatorRequired
+    from backout.saga.guards import high_value_threshold
+
+    amount, currency = int(order.get("total") or 0), str(order.get("currency") or "")
+    threshold = high_value_threshold(currency)
+    if rules.needs_operator_for_value(amount, threshold, rules.operator_approved(ledger, request_id)):
+        raise OperatorRequired(f"the platform would refund {amount} {currency} (minor units), at or above the "
+                               f"high-value threshold {threshold}: an operator approves it first")
 
 
 def _resume_now(repo: OrdersRepository, order_id: str, task_token: str, output: dict[str, Any], by: str) -> None:
