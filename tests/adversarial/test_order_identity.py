@@ -91,3 +91,27 @@ def test_a_new_payment_on_an_open_order_is_the_same_order(shop: Shop, local_env:
     local_env.stack.wait_idle()
     assert _record(first["order_id"])["status"] == "OPEN"
     assert _record(first["order_id"] + "~2") == {}
+
+
+def test_the_new_orders_cancel_request_arriving_before_its_placement_is_not_lost(shop: Shop, local_env: Any) -> None:
+    """Story: number N was cancelled and refunded; the store gives N to a new order, and that buyer's
+    cancel request reaches Backout before the new order's own order.created (network order). The
+    request is the new order's: its payment comes back in full (or it waits for a person), and the
+    first order's payment is not refunded twice."""
+    first = place_order(shop, [line(1, kit.sku("REUSE5", 0), 1, "20.00")])
+    kit.woo(shop, first, "cancel-request", offset=1)
+    assert kit.eventually(lambda: kit.status(first["order_id"])[0] == "CANCELLED")
+    local_env.stack.wait_idle()
+    second = {**first, "pi": _payment_intent(3300, "USD", True, first["no"]), "total": "33.00", "total_minor": 3300,
+              "lines": [line(9, kit.sku("REUSE6", 0), 1, "33.00")]}
+    local_env.woo.orders[str(first["no"])] = {"id": first["no"], "status": "processing"}
+    kit.woo(shop, second, "cancel-request", offset=6)  # first, though sent after the order below
+    local_env.stack.wait_idle()
+    assert shop.send(shop.created, order_body_for(shop, second, "processing", offset=5))[0] == 200
+    again = first["order_id"] + "~2"
+    done = kit.eventually(lambda: kit.live_refunded(second["pi"]) == 3300
+                          or kit.status(again)[0] == "ON_HOLD", timeout=30)
+    local_env.stack.wait_idle()
+    assert done, (f"the new order's request was lost: {kit.live_refunded(second['pi'])} of 3300 refunded, "
+                  f"order {kit.status(again)}")
+    assert kit.live_refunded(first["pi"]) == first["total_minor"]
