@@ -115,3 +115,29 @@ def test_the_new_orders_cancel_request_arriving_before_its_placement_is_not_lost
     assert done, (f"the new order's request was lost: {kit.live_refunded(second['pi'])} of 3300 refunded, "
                   f"order {kit.status(again)}")
     assert kit.live_refunded(first["pi"]) == first["total_minor"]
+
+
+def test_a_crash_between_the_pointer_and_the_new_order_record_loses_nothing(shop: Shop, local_env: Any) -> None:
+    """Story: the dispatcher that found number N reused pointed the cancelled order at ``N~2`` and died
+    before it recorded ``N~2``. The stream delivers the placement again: the same new order is recorded
+    (no ``N~3``), its cancellation refunds its own payment in full, and the first payment is untouched."""
+    from backout.repo.orders import OrdersRepository
+
+    first = place_order(shop, [line(1, kit.sku("REUSE7", 0), 1, "20.00")])
+    kit.woo(shop, first, "cancel-request", offset=1)
+    assert kit.eventually(lambda: kit.status(first["order_id"])[0] == "CANCELLED")
+    local_env.stack.wait_idle()
+    again = first["order_id"] + "~2"
+    assert OrdersRepository().reissue(first["order_id"], again) == again  # the write before the crash
+    assert _record(again) == {}
+    second = {**first, "pi": _payment_intent(2700, "USD", True, first["no"]), "total": "27.00", "total_minor": 2700,
+              "lines": [line(4, kit.sku("REUSE8", 0), 1, "27.00")]}
+    local_env.woo.orders[str(first["no"])] = {"id": first["no"], "status": "processing"}
+    assert shop.send(shop.created, order_body_for(shop, second, "processing", offset=5))[0] == 200
+    local_env.stack.wait_idle()
+    assert _record(again).get("payment_ref") == second["pi"]
+    assert _record(first["order_id"] + "~3") == {}
+    kit.woo(shop, second, "cancel-request", offset=6)
+    assert kit.eventually(lambda: kit.live_refunded(second["pi"]) == 2700, timeout=30), kit.status(again)
+    local_env.stack.wait_idle()
+    assert kit.live_refunded(first["pi"]) == first["total_minor"]
