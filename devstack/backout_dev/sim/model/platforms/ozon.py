@@ -65,13 +65,14 @@ class Ozon:
     def ship(self, env: Any, s: Any, send: Send) -> None:
         self.state_changed(env, s, send, LEFT[0])
 
-    def state_changed(self, env: Any, s: Any, send: Send, new_state: str) -> None:
+    def state_changed(self, env: Any, s: Any, send: Send, new_state: str, at: float | None = None) -> None:
         _push(send, s, {"message_type": "TYPE_STATE_CHANGED", "new_state": new_state,
-                        "changed_state_date": iso(s.stamp(), "Z")}, f"TYPE_STATE_CHANGED {new_state}")
+                        "changed_state_date": iso(s.stamp() if at is None else at, "Z")},
+              f"TYPE_STATE_CHANGED {new_state}" + (" (stamped when the posting was new)" if at else ""))
 
     def noise(self, env: Any, s: Any, send: Send, i: int) -> None:
-        """The label is printed (awaiting_deliver): the posting has not left. Or a ping."""
-        self.state_changed(env, s, send, "awaiting_deliver")
+        """The label was printed (awaiting_deliver) when the posting was new; Ozon delivers it late."""
+        self.state_changed(env, s, send, "awaiting_deliver", at=s.clock0)
 
     def answer(self, env: Any, s: Any, send: Send) -> bool:
         """Once the request is APPROVED (by Backout, or by Ozon at its deadline), Ozon cancels the posting."""
