@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import pytest
+
 EXAMPLES = int(os.environ.get("BACKOUT_MODEL_PLATFORM_EXAMPLES", "9"))
 STEPS = int(os.environ.get("BACKOUT_MODEL_STEPS", "8"))
 
@@ -25,4 +27,20 @@ def test_platform_stories_keep_the_promise(local_env: Any) -> None:
     report = run_model(local_env, examples=EXAMPLES, steps=STEPS, shrink=False, orders="platforms")
     print(report.text())
     assert report.examples >= EXAMPLES
+    assert not report.violations, report.text()
+
+
+@pytest.mark.soak
+@pytest.mark.parametrize("orders", ["store", "platforms"])
+def test_model_long_run(local_env: Any, orders: str) -> None:
+    """The long run (``-m soak``; about 8 s per example): ``BACKOUT_MODEL_LONG_EXAMPLES`` (60) stories of
+    ``BACKOUT_MODEL_LONG_STEPS`` (12) steps, a fresh random draw unless ``BACKOUT_MODEL_SEED`` is set."""
+    from backout_dev.sim.model.run import run_model
+
+    seed = os.environ.get("BACKOUT_MODEL_SEED")
+    examples = int(os.environ.get("BACKOUT_MODEL_LONG_EXAMPLES", "60"))
+    report = run_model(local_env, examples=examples, steps=int(os.environ.get("BACKOUT_MODEL_LONG_STEPS", "12")),
+                       shrink=False, seed=int(seed) if seed else None, orders=orders)
+    print(report.text())
+    assert report.examples >= examples
     assert not report.violations, report.text()

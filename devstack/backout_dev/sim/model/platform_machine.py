@@ -98,6 +98,8 @@ class PlatformOrderStory(RuleBasedStateMachine):
         type(self).examples += 1
         p = platform(channel)
         self.buyer = buyer if p.withdrawable or not buyer.startswith("withdraw") else "request"
+        if channel == "tiktok" and self.buyer == "withdraw_before":
+            self.buyer = "withdraw_inside"  # TikTok's buyer closes a request that exists at TikTok
         shape = "paid" if paid or "authorized" not in p.shapes else "authorized"
         s = self.story = new_story(channel, shape, self.window, custom)
         s.carrier_api = api
@@ -157,7 +159,8 @@ class PlatformOrderStory(RuleBasedStateMachine):
             s.note(said)
             return
         s.withdrawal_at, s.withdrawal_sent = at, True
-        s.note(f"{said} ({s.withdrawal_at - s.request_at:.1f} s after the request)")
+        s.note(said + (" (delivered before its request)" if not s.request_sent else
+                       f" ({s.withdrawal_at - s.request_at:.1f} s after the request)"))
 
     @precondition(lambda self: self.story is not None and self.story.request_sent and not self.story.window_passed
                   and not self.planned("window_passes"))
@@ -212,15 +215,16 @@ class PlatformOrderStory(RuleBasedStateMachine):
         self._send(*carriers.scan(s.carrier_api, s.order_id, label, "delivered"))
 
     # ------------------------------------------------------------ the platform
-    @precondition(_is(lambda s: s.request_sent))
+    @precondition(lambda self: self.story is not None and self.story.request_sent and not self.story.answered
+                  and self.p.ledger(self.env, self.story).cancelled)
     @rule()
     @drawn
     def platform_answers(self) -> None:
         if not self.p.answer(self.env, self.story, self._send):
             self.story.note(f"{self.story.channel}: nothing to answer yet")
 
-    @precondition(_is(lambda s: s.channel in ("ozon", "tiktok") and bool(s.cancel_id) and not s.platform_decided
-                      and not s.shipped_before_request))
+    @precondition(lambda self: self.story is not None and not self.story.platform_decided
+                  and not self.story.shipped_before_request and self.p.pending(self.env, self.story))
     @rule()
     @drawn
     def platform_decides(self) -> None:

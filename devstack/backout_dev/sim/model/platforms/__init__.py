@@ -10,6 +10,7 @@ fake's controls together, so a change of the provider's contract (or of its fake
 * ``noise(env, s, send, i)``: a webhook that changes nothing (a stale update, an ignored status);
 * ``answer(env, s, send)``: what the platform says once it acted on what Backout asked; True if it said something;
 * ``own_move(env, s, send)``: what the platform decides on its own (Ozon's deadline, TikTok's system);
+* ``pending(env, s)``: the buyer's request waits at the platform for an answer (Ozon, TikTok);
 * ``ledger(env, s)``: the fake's record of the order (:class:`PlatformLedger`).
 
 ``send(label, event, body, headers=None)`` posts a signed webhook and waits for quiescence.

@@ -95,6 +95,10 @@ class Ozon:
         s.note("ozon: the request's deadline passed, Ozon approved it itself")
         return True
 
+    def pending(self, env: Any, s: Any) -> bool:
+        """The buyer's request waits at Ozon for an answer."""
+        return bool(s.cancel_id) and env.ozon.state(int(s.cancel_id)) == "ON_APPROVAL"
+
     def lose_answer(self, env: Any, s: Any) -> str:
         env.ozon.drop_next_response(path_contains="/conditional-cancellation/")
         return "fault armed: Ozon's next approve/reject answer is lost (the decision is recorded)"

@@ -116,6 +116,9 @@ class Shopify:
     def own_move(self, env: Any, s: Any, send: Send) -> bool:
         return False  # the seller's Shopify admin is not in the model: every cancel is Backout's
 
+    def pending(self, env: Any, s: Any) -> bool:
+        return False  # Shopify holds no request of its own: the storefront asks Backout
+
     def lose_answer(self, env: Any, s: Any) -> str:
         env.shopify.drop_next_response(method="POST", body_contains=f'"orderId": "{gid(s)}"')
         return "fault armed: Shopify's next orderCancel answer is lost (the cancel happens)"

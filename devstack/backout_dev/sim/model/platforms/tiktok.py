@@ -94,6 +94,10 @@ class TikTok:
         s.note("tiktok: the seller did not answer in time, TikTok approved the request itself")
         return True
 
+    def pending(self, env: Any, s: Any) -> bool:
+        """The buyer's request waits at TikTok for an answer."""
+        return bool(s.cancel_id) and env.tiktok.status(s.cancel_id) == STATUS["pending"]
+
     def lose_answer(self, env: Any, s: Any) -> str:
         env.tiktok.drop_next_response(method="POST", path_contains="/cancellations/")
         return "fault armed: TikTok's next approve/reject answer is lost (the decision is recorded)"
