@@ -74,7 +74,9 @@ class Dispatcher:
         if order is not None and order.get("reissued_as"):  # the store reused the number (rule 8)
             routed = identity.route(self.repo, order, event.occurred_at)["order_id"]
             event = event if routed == event.order_id else event.model_copy(update={"order_id": routed})
-        if event.order_id is None and event.payment_ref:
+        if event.order_id is None and isinstance(event, ShipmentScanned) and event.tracking_number:
+            self._scan_of_parcel(event, event.tracking_number)
+        elif event.order_id is None and event.payment_ref:
             order_id = self.repo.order_for_payment(event.payment_ref)
             if order_id:
                 self.apply(event.model_copy(update={"order_id": order_id}))
@@ -130,7 +132,21 @@ class Dispatcher:
             for parked in self.repo.parked_under_payment(payment_ref):
                 self.apply(parse_event(parked["event"]).model_copy(update={"order_id": order_id}))
 
+    def _scan_of_parcel(self, event: ShipmentScanned, tracking: str) -> None:
+        """A scan that names only its parcel (EasyPost): the order the tracking number is linked to, or kept
+        under the tracking number until a scan or a return label links it. Looked up again after parking,
+        as :meth:`_park` does, since the link may be written in between."""
+        order_id = self.repo.order_for_tracking(tracking)
+        if order_id is None:
+            self.repo.park_under_tracking(tracking, f"{event.source_id}#{event.kind}", event.model_dump(mode="json"))
+            order_id = self.repo.order_for_tracking(tracking)
+        if order_id is not None:
+            self.apply(event.model_copy(update={"order_id": order_id}))
+
     def _note_parcel(self, order_id: str, event: ShipmentScanned) -> None:
+        if self.repo.link_tracking(str(event.tracking_number), order_id):
+            for parked in self.repo.parked_under_tracking(str(event.tracking_number)):
+                self.apply(parse_event(parked["event"]).model_copy(update={"order_id": order_id}))
         order = self.repo.require_order(order_id)
         if event.tracking_number != order.get("return_tracking_number") and not order.get("tracking_number"):
             self.repo.set_flag(order_id, "tracking_number", str(event.tracking_number))

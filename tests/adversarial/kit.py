@@ -156,3 +156,15 @@ def refunds(pi: str) -> list[dict[str, Any]]:
 def live_refunded(pi: str) -> int:
     """Refunded or still on its way (succeeded + pending), minor units."""
     return sum(int(r["amount"]) for r in refunds(pi) if r["status"] in ("succeeded", "pending"))
+
+
+def easypost_scan(env: Any, tracking: str, status: str) -> None:
+    """A signed EasyPost ``tracker.updated``: a Tracker names its tracking code, never the order."""
+    event = sample("easypost/tracker.updated.return_to_sender")
+    body = json.loads(event["body"])
+    body.update({"id": f"evt_{uuid.uuid4().hex[:24]}", "description": "tracker.updated",
+                 "created_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")})
+    body["result"] = {**dict(body.get("result") or {}), "object": "Tracker", "tracking_code": tracking,
+                      "status": status, "carrier": "USPS"}
+    code, answer = post_signed(env, event, body)
+    assert code == 200, answer

@@ -57,3 +57,23 @@ def test_a_stale_in_transit_scan_after_return_to_sender(shop: Shop, local_env: A
     assert [r["amount"] for r in kit.refunds(order["pi"])] == [order["total_minor"]]
     assert kit.stock(s) == 1
     assert [lb for lb in local_env.carrier.labels.values() if lb["order_id"] == order["order_id"]] == []
+
+
+def test_easypost_scans_reach_the_order_by_tracking_number(shop: Shop, local_env: Any) -> None:
+    """Story (found by the model-based generator): the parcel is tracked by EasyPost, whose trackers name
+    only the tracking code. The intercept fails, the parcel is delivered and Backout issues a return label;
+    EasyPost then reports the return parcel delivered back. The return stands: refunded once in full,
+    restocked once, CANCELLED. (Before: every EasyPost scan failed in the dispatcher, "unknown order None",
+    and the return wait, which the watchdog cannot probe, never ended.)"""
+    s = kit.sku("EASYPOST", 0)
+    order, tracking = _shipped(shop, local_env, s, "fail")
+    kit.easypost_scan(local_env, tracking, "delivered")
+    assert kit.eventually(lambda: "waiting_for_return" in steps(order["order_id"])), steps(order["order_id"])
+    [label] = [lb for lb in local_env.carrier.labels.values() if lb["order_id"] == order["order_id"]]
+    assert kit.refunds(order["pi"]) == []  # nothing before the goods are back
+    kit.easypost_scan(local_env, label["tracking_number"], "delivered")
+    assert kit.eventually(lambda: kit.status(order["order_id"])[0] == "CANCELLED"), \
+        (kit.status(order["order_id"]), steps(order["order_id"]))
+    local_env.stack.wait_idle()
+    assert [r["amount"] for r in kit.refunds(order["pi"])] == [order["total_minor"]]
+    assert kit.stock(s) == 1

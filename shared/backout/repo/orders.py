@@ -197,6 +197,25 @@ class OrdersRepository:
         """Map another payment object (a capture) to the order, so events naming only it find the order."""
         return self._put_new({"pk": f"PAY#{payment_ref}", "sk": "ORDER", "order_id": order_id})
 
+    def link_tracking(self, tracking_number: str, order_id: str) -> bool:
+        """Map a parcel's tracking number to the order, so scans naming only the parcel (EasyPost's
+        trackers carry no order reference) find the order."""
+        return self._put_new({"pk": f"TRK#{tracking_number}", "sk": "ORDER", "order_id": order_id})
+
+    def order_for_tracking(self, tracking_number: str) -> str | None:
+        """The order a tracking number was linked to."""
+        item = self._get(f"TRK#{tracking_number}", "ORDER")
+        return str(item["order_id"]) if item else None
+
+    def park_under_tracking(self, tracking_number: str, key: str, event: dict[str, Any]) -> bool:
+        """Keep a scan of a parcel no order is linked to yet (applied when the tracking number is linked)."""
+        return self._put_new({"pk": f"TRK#{tracking_number}", "sk": f"PARK#{key}", "event": event,
+                              "parked_at": now_iso()})
+
+    def parked_under_tracking(self, tracking_number: str) -> list[dict[str, Any]]:
+        """Scans kept under a tracking number, oldest first."""
+        return sorted(self._query_pk(f"TRK#{tracking_number}", "PARK#"), key=lambda item: str(item.get("parked_at", "")))
+
     # ------------------------------------------------------------ requests
     def record_request(self, order_id: str, request: dict[str, Any]) -> bool:
         """Record a cancellation request once; False if it was already recorded."""

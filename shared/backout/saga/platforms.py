@@ -132,5 +132,6 @@ def issue_return_label(order_id: str, request_id: str, task_token: str, repo: Or
                          lambda: providers.create_return_label(order, f"backout:return:{order_id}:{request_id}"))
     if label.get("return_tracking_number"):
         repo.set_flag(order_id, "return_tracking_number", str(label["return_tracking_number"]))
+        repo.link_tracking(str(label["return_tracking_number"]), order_id)  # its scans may name only the parcel
     return waits.begin_wait(repo, order_id, request_id, waits.RETURN, task_token,
                             return_tracking_number=str(label.get("return_tracking_number") or ""))

@@ -48,18 +48,21 @@ class ModelReport:
 
 
 def run_model(env: Any, examples: int = 6, steps: int = 8, shrink: bool = True, window: float = WINDOW,
-              seed: int | None = SEED, collect: bool | None = None) -> ModelReport:
+              seed: int | None = SEED, collect: bool | None = None, orders: str = "store") -> ModelReport:
     """Draw ``examples`` stories of ``steps`` steps each (the placing of the order is the first).
 
     ``seed``: hypothesis's seed (the default run's is :data:`SEED`; None for a fresh random run).
     ``collect``: every violation recorded and none raised, so the run goes on drawing after the first
-    (the default without shrinking: hypothesis stops at the first failure when it may not shrink it)."""
+    (the default without shrinking: hypothesis stops at the first failure when it may not shrink it).
+    ``orders``: ``store`` (WooCommerce + Stripe/PayPal, :mod:`machine`) or ``platforms`` (Shopify, Ozon,
+    TikTok Shop and the carriers, :mod:`platform_machine`)."""
     from hypothesis import HealthCheck, Phase, settings
     from hypothesis import seed as hypothesis_seed
     from hypothesis.stateful import run_state_machine_as_test
 
     from backout_dev.sim.model.drive import OneShotFaults
-    from backout_dev.sim.model.machine import bind
+    from backout_dev.sim.model import machine as store_machine
+    from backout_dev.sim.model import platform_machine
     from backout_dev.sim.runner import _cooling_off
 
     started = time.monotonic()
@@ -68,6 +71,7 @@ def run_model(env: Any, examples: int = 6, steps: int = 8, shrink: bool = True, 
     faults.install(env.stack)
     faults.armed = True
     collect = (not shrink) if collect is None else collect
+    bind = {"store": store_machine.bind, "platforms": platform_machine.bind}[orders]
     machine = bind(env, window, faults, collect=collect)
     if seed is not None:
         machine = hypothesis_seed(seed)(machine)
@@ -101,6 +105,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--no-shrink", action="store_true", help="report the stories as drawn (faster)")
     p.add_argument("--seed", type=int, default=SEED, help=f"hypothesis's seed (default {SEED})")
     p.add_argument("--random", action="store_true", help="a fresh random run instead of the seeded one")
+    p.add_argument("--orders", choices=["store", "platforms", "both"], default="both",
+                   help="WooCommerce + Stripe/PayPal orders, marketplace orders (Shopify, Ozon, TikTok) "
+                        "with the carriers, or both (default)")
     p.set_defaults(fn=_cmd_model)
 
 
@@ -112,9 +119,12 @@ def _cmd_model(args: Any) -> int:
     with LocalEnvironment(parameters={"CoolingOffSeconds": "0"}, secrets_file=None) as env:
         stripe.api_base = env.stripe.url
         stripe.api_key = env.secrets["credentials"]["stripe_api_key"]
-        report = run_model(env, examples=args.examples, steps=args.steps, shrink=not args.no_shrink,
-                           window=args.window, seed=None if args.random else args.seed)
-    print(report.text())
-    if report.failure:
-        print("\n== hypothesis's shrunk examples\n" + report.failure)
-    return 1 if report.violations else 0
+        kinds = ["store", "platforms"] if args.orders == "both" else [args.orders]
+        reports = [(kind, run_model(env, examples=args.examples, steps=args.steps, shrink=not args.no_shrink,
+                                    window=args.window, seed=None if args.random else args.seed, orders=kind))
+                   for kind in kinds]
+    for kind, report in reports:
+        print(f"== {kind} orders\n" + report.text())
+        if report.failure:
+            print("\n== hypothesis's shrunk examples\n" + report.failure)
+    return 1 if any(report.violations for _, report in reports) else 0
