@@ -25,4 +25,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.info("watchdog pass", extra=report.as_dict())
     metrics.add_metric(name=names.WAITS_HEARTBEATED, unit=MetricUnit.Count, value=report.heartbeats)
     metrics.add_metric(name=names.WAITS_RESUMED_BY_WATCHDOG, unit=MetricUnit.Count, value=report.completed)
+    metrics.add_metric(name=names.WATCHDOG_WAIT_FAILURES, unit=MetricUnit.Count, value=report.failed)
+    metrics.add_metric(name=names.OPERATOR_HOLDS_OPEN, unit=MetricUnit.Count, value=report.holds)
+    metrics.add_metric(name=names.OLDEST_HOLD_AGE, unit=MetricUnit.Seconds, value=report.oldest_hold_age_seconds)
+    if report.failed:
+        logger.warning("watchdog: some waits could not be checked", extra={"failed": report.failed})
     return report.as_dict()

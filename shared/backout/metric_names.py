@@ -57,3 +57,6 @@ GUARDRAIL_NAMES = ("PayPal3Month", "OzonSellerInitiated")
 # Watchdog (scheduled): long waits heartbeated, and waits resumed because their webhook was lost
 WAITS_HEARTBEATED = "WaitsHeartbeated"
 WAITS_RESUMED_BY_WATCHDOG = "WaitsResumedByWatchdog"
+WATCHDOG_WAIT_FAILURES = "WatchdogWaitFailures"  # waits (or executions) whose check raised this pass; alarmed
+OPERATOR_HOLDS_OPEN = "OperatorHoldsOpen"  # orders waiting for a person at the pass
+OLDEST_HOLD_AGE = "OldestHoldAgeSeconds"  # age of the oldest of them (0 when none); alarmed against OperatorQueueMaxAgeSeconds

@@ -17,11 +17,17 @@ items without ``used_by``, of the execution's request) for the long waits:
 A wait nobody decides and nobody heartbeats ends in ``States.Timeout``
 (``HeartbeatSecondsPath`` / ``TimeoutSecondsPath``), which the state machine
 catches into HoldForOperator.
+
+Each wait is checked on its own: a provider check (or an execution's read) that
+raises is logged, counted in ``WatchReport.failed`` (the ``WatchdogWaitFailures``
+metric, alarmed) and the pass goes on with the others. The same pass measures the
+operator queue: the age of the oldest open operator wait (``OldestHoldAgeSeconds``).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -41,6 +47,8 @@ from backout.repo.orders import OrdersRepository
 #: Token purposes of the waits the state machine gives a heartbeat (the others are short or operator-bound).
 WAITS = ("platform_decision", "carrier", "return", "refund_settlement")
 STALE_CODES = stepfunctions.STALE_CODES
+OPERATOR_WAIT = "operator"
+log = logging.getLogger(__name__)
 _INTERCEPT_SCANS = {"returned_to_sender": ShipmentStatus.RETURN_TO_SENDER, "delivered": ShipmentStatus.DELIVERED}
 
 
@@ -54,6 +62,8 @@ class WatchReport:
     completed: int = 0
     stale: int = 0
     failed: int = 0
+    holds: int = 0
+    oldest_hold_age_seconds: int = 0
 
     def as_dict(self) -> dict[str, int]:
         """The report as a plain dict."""
@@ -82,12 +92,22 @@ class Watchdog:
         self.sfn = sfn or aws.client("stepfunctions")
         self.probes = PROBES if probes is None else probes
 
-    def run(self) -> WatchReport:
+    def run(self, now: datetime | None = None) -> WatchReport:
         """One pass over every running execution's open waits."""
         report = WatchReport()
+        now = now or datetime.now(timezone.utc)
         for execution in self._running_executions():
             report.executions += 1
-            for wait in self._open_waits(execution):
+            try:
+                waits, holds = self._open_waits(execution)
+            except Exception as exc:  # noqa: BLE001 - one execution's fault must not abort the pass
+                report.failed += 1
+                log.warning("watchdog: execution %s could not be read: %r", execution.get("name"), exc)
+                continue
+            for saved_at in holds:
+                report.holds += 1
+                report.oldest_hold_age_seconds = max(report.oldest_hold_age_seconds, _age(saved_at, now))
+            for wait in waits:
                 report.waits += 1
                 self._watch(wait, report)
         return report
@@ -98,9 +118,8 @@ class Watchdog:
             self._watch_one(wait, report)
         except Exception as exc:  # noqa: BLE001 - one order's fault must not abort the pass
             report.failed += 1
-            import logging
-
-            logging.getLogger(__name__).warning("watchdog: wait %s of %s failed: %r", wait.purpose, wait.order_id, exc)
+            log.warning("watchdog: wait %s of %s (request %s) failed: %r",
+                        wait.purpose, wait.order_id, wait.request_id, exc)
 
     def _watch_one(self, wait: OpenWait, report: WatchReport) -> None:
         if not self._heartbeat(wait.token):
@@ -121,21 +140,37 @@ class Watchdog:
                                        statusFilter="RUNNING"):
             yield from page.get("executions", [])
 
-    def _open_waits(self, execution: dict[str, Any]) -> list[OpenWait]:
+    def _open_waits(self, execution: dict[str, Any]) -> tuple[list[OpenWait], list[str]]:
+        """The execution's long waits, and when each of its open operator waits began."""
         started = json.loads(self.sfn.describe_execution(executionArn=execution["executionArn"]).get("input") or "{}")
         order_id, request_id = started.get("order_id"), started.get("request_id")
         if not order_id or not request_id:
-            return []
-        waits = []
+            return [], []
+        waits, holds = [], []
         for item in self.repo.open_tokens(str(order_id)):
             purpose = str(item["purpose"])
-            if purpose in WAITS and item.get("request_id") == request_id:
+            if item.get("request_id") != request_id:
+                continue
+            if purpose in WAITS:
                 waits.append(OpenWait(str(order_id), str(request_id), purpose, str(item["token"])))
-        return waits
+            elif purpose == OPERATOR_WAIT and item.get("saved_at"):
+                holds.append(str(item["saved_at"]))
+        return waits, holds
 
     def _heartbeat(self, token: str) -> bool:
         """SendTaskHeartbeat; False when the token no longer waits."""
         return stepfunctions.heartbeat(token, self.sfn)
+
+
+def _age(saved_at: str, now: datetime) -> int:
+    """Whole seconds since an ISO timestamp (0 when it cannot be read or lies in the future)."""
+    try:
+        then = datetime.fromisoformat(saved_at.replace("Z", "+00:00"))
+    except ValueError:
+        return 0
+    if then.tzinfo is None:
+        then = then.replace(tzinfo=timezone.utc)
+    return max(0, int((now - then).total_seconds()))
 
 
 # ------------------------------------------------------------------ probes: has the provider decided?

@@ -69,3 +69,41 @@ def test_every_alarm_action_is_a_topic_cloudwatch_can_publish_to() -> None:
             assert any({"Ref": topic} in p["Properties"]["Topics"] and any(
                 s["Principal"].get("Service") == "cloudwatch.amazonaws.com" and s["Action"] == "sns:Publish"
                 for s in p["Properties"]["PolicyDocument"]["Statement"]) for p in policies), name
+
+
+def _alarm_metrics(alarm: dict) -> set[tuple[str, str]]:
+    props = alarm["Properties"]
+    if "MetricName" in props:
+        return {(props["Namespace"], props["MetricName"])}
+    return {(m["MetricStat"]["Metric"]["Namespace"], m["MetricStat"]["Metric"]["MetricName"])
+            for m in props["Metrics"] if "MetricStat" in m}
+
+
+def test_an_alarm_fires_on_failed_and_timed_out_executions_of_the_saga() -> None:
+    alarm = TEMPLATE["Resources"]["FailedExecutionsAlarm"]
+    assert _alarm_metrics(alarm) == {("AWS/States", "ExecutionsFailed"), ("AWS/States", "ExecutionsTimedOut")}
+    for metric in alarm["Properties"]["Metrics"]:
+        if "MetricStat" in metric:
+            assert metric["MetricStat"]["Metric"]["Dimensions"] == [
+                {"Name": "StateMachineArn", "Value": {"Ref": "CancellationStateMachine"}}]
+    [expression] = [m for m in alarm["Properties"]["Metrics"] if m.get("ReturnData")]
+    assert "failed" in expression["Expression"] and "timedout" in expression["Expression"]
+    assert alarm["Properties"]["Threshold"] == 0 and alarm["Properties"]["ComparisonOperator"] == "GreaterThanThreshold"
+
+
+def test_an_alarm_fires_when_the_oldest_hold_is_older_than_the_answer_window() -> None:
+    from backout import metric_names as names
+
+    alarm = TEMPLATE["Resources"]["OperatorQueueAgeAlarm"]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("Backout", names.OLDEST_HOLD_AGE)
+    assert alarm["Threshold"] == {"Ref": "OperatorQueueMaxAgeSeconds"}
+    assert TEMPLATE["Parameters"]["OperatorQueueMaxAgeSeconds"]["Default"] == 86400  # the seller's 24 hours
+    assert alarm["Statistic"] == "Maximum" and alarm["ComparisonOperator"] == "GreaterThanThreshold"
+
+
+def test_an_alarm_fires_when_the_watchdog_could_not_check_a_wait() -> None:
+    from backout import metric_names as names
+
+    alarm = TEMPLATE["Resources"]["WatchdogFailuresAlarm"]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("Backout", names.WATCHDOG_WAIT_FAILURES)
+    assert alarm["Statistic"] == "Sum" and alarm["Threshold"] == 0
