@@ -245,7 +245,8 @@ def test_shopify_order_cancel_refunds_through_shopify_and_restocks_once(local_en
     request_id = seller_request(local_env, order_id, initiator="buyer")
     wait_until(lambda: "waiting_for_platform_decision" in steps(order_id))
     [cancel] = [e for e in local_env.shopify.effects("cancel") if e["order_id"] == gid]
-    assert (cancel["reason"], cancel["refund"], cancel["restock"]) == ("CUSTOMER", True, False)  # stock is ours
+    assert (cancel["reason"], cancel["refund_method"], cancel["restock"]) == (
+        "CUSTOMER", {"originalPaymentMethodsRefund": True}, False)  # stock is ours
     assert local_env.shopify.orders[gid]["displayFinancialStatus"] == "REFUNDED"
     cancelled = {**order_body, "cancelled_at": iso(), "updated_at": iso(), "financial_status": "refunded"}
     post(local_env, "shopify/orders-cancelled", cancelled, shopify_headers("orders/cancelled"))

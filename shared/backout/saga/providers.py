@@ -125,10 +125,11 @@ def _ask_tiktok(order: dict[str, Any], request: dict[str, Any], key: str) -> dic
 
 
 def _shopify_cancel(order: dict[str, Any], request: dict[str, Any], key: str) -> dict[str, Any]:
-    """``orderCancel`` with refund (Shopify holds the money); stock is Backout's ledger's job, not Shopify's.
+    """``orderCancel`` refunding to the original payment methods (Shopify holds the money); stock is Backout's ledger's job, not Shopify's.
     Irreversible and idempotent at Shopify: a repeat answers ``already_cancelled``."""
     reason = "CUSTOMER" if request.get("initiator") == "buyer" else "OTHER"
-    done = _shopify().cancel_order(str(order["external_id"]), reason=reason, refund=True, restock=False,
+    done = _shopify().cancel_order(str(order["external_id"]), reason=reason,
+                                   refund_to="original_payment_methods", restock=False,
                                    staff_note=f"Backout request {key}")
     return {"call": "order_cancel", "status": done.status, "job_id": done.job_id}
 
