@@ -97,33 +97,52 @@ def test_bad_credentials_and_unknown_request(ozon: OzonClient, ozon_fake: FakeOz
         ozon.approve(424242, "0000-0000-0")
 
 
-def test_cancel_posting_asks_once_and_ozon_decides(ozon: OzonClient, ozon_fake: FakeOzon) -> None:
-    first = ozon.cancel_posting("1010-0001-1", "out of stock")
-    assert (first.state, first.initiator, first.decision) == ("ON_APPROVAL", "SELLER", None)
-    assert ozon.cancel_posting("1010-0001-1", "out of stock") == first  # standing request: not asked again
-    assert [e["cancellation_id"] for e in ozon_fake.effects("cancel_posting")] == [first.cancellation_id]
-    ozon_fake.decide(first.cancellation_id, "APPROVED")
-    decided = ozon.find_cancellation("1010-0001-1", first.cancellation_id)
-    assert decided is not None and decided.decision == "approved"
+# ------------------------------------------------------------------ seller cancel (issue 14, item 5)
+# Ozon's reference, PostingAPI_CancelFbsPosting (https://docs.ozon.ru/api/seller/#operation/PostingAPI_CancelFbsPosting):
+# "Меняет статус отправления на `cancelled`" (it changes the posting's status to cancelled; 200 "Отправление
+# отменено"). It opens no conditional-cancellation request: nothing is listed afterwards.
+def test_cancel_posting_cancels_it_and_opens_no_request(ozon: OzonClient, ozon_fake: FakeOzon) -> None:
+    done = ozon.cancel_posting("1010-0001-1", "out of stock")
+    assert (done.posting_number, done.status, done.cancelled) == ("1010-0001-1", "cancelled", True)
+    assert ozon_fake.posting_status("1010-0001-1") == "cancelled"
+    assert ozon.list_cancellations(posting_numbers=["1010-0001-1"]) == []  # no seller request exists
+    assert ozon.get_posting("1010-0001-1").cancelled
+    [effect] = ozon_fake.effects("cancel_posting")
+    assert (effect["posting_number"], effect["cancel_reason_id"]) == ("1010-0001-1", 402)
 
 
-def test_cancel_posting_after_a_rejection_asks_again(ozon: OzonClient, ozon_fake: FakeOzon) -> None:
-    first = ozon.cancel_posting("1111-0002-1", "out of stock")
-    ozon_fake.decide(first.cancellation_id, "REJECTED")
-    second = ozon.cancel_posting("1111-0002-1", "still out of stock")
-    assert second.cancellation_id != first.cancellation_id and second.state == "ON_APPROVAL"
-    assert len(ozon_fake.effects("cancel_posting")) == 2
+def test_cancel_posting_twice_is_one_cancel(ozon: OzonClient, ozon_fake: FakeOzon) -> None:
+    ozon.cancel_posting("1111-0002-1", "out of stock")
+    assert ozon.cancel_posting("1111-0002-1", "out of stock").cancelled  # read first: not cancelled again
+    assert len(ozon_fake.effects("cancel_posting")) == 1
 
 
 def test_cancel_posting_lost_answer_is_found_not_repeated(ozon: OzonClient, ozon_fake: FakeOzon) -> None:
     ozon_fake.drop_next_response(path_contains="/posting/fbs/cancel")
-    with pytest.raises(TransientError):
+    with pytest.raises(TransientError):  # the answer never came: the saga retries ...
         ozon.cancel_posting("1212-0001-1", "out of stock")
-    again = ozon.cancel_posting("1212-0001-1", "out of stock")
-    assert again.state == "ON_APPROVAL"
+    assert ozon.cancel_posting("1212-0001-1", "out of stock").cancelled  # ... and finds it cancelled
     assert len(ozon_fake.effects("cancel_posting")) == 1
 
 
-def test_cancel_posting_refusal_without_request_is_rejected(ozon: OzonClient) -> None:
+def test_cancel_posting_refused_after_someone_else_cancelled_counts_as_done(ozon: OzonClient,
+                                                                            ozon_fake: FakeOzon) -> None:
+    original = ozon_fake.handle
+
+    def cancelled_meanwhile(req):  # type: ignore[no-untyped-def]
+        if req.path == "/v2/posting/fbs/cancel":
+            ozon_fake.set_posting_status("1414-0001-1", "cancelled")  # Ozon or the buyer got there first
+        return original(req)
+
+    ozon_fake.handle = cancelled_meanwhile  # type: ignore[method-assign]
+    assert ozon.cancel_posting("1414-0001-1", "out of stock").cancelled
+    assert ozon_fake.effects("cancel_posting") == []
+
+
+def test_cancel_posting_refusals_are_rejected(ozon: OzonClient, ozon_fake: FakeOzon) -> None:
     with pytest.raises(PlatformRejected, match="cancel_reason_message"):
         ozon.cancel_posting("1313-0001-1", "")
+    ozon_fake.set_posting_status("1515-0001-1", "conditionally_delivered")  # "Условно-доставленные ... нельзя"
+    with pytest.raises(PlatformRejected, match="cannot be cancelled"):
+        ozon.cancel_posting("1515-0001-1", "too late")
+    assert ozon_fake.effects("cancel_posting") == []

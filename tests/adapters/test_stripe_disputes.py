@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from backout.adapters.stripe_gateway import StripeGateway, stripe_evidence
+from backout.adapters.stripe_gateway import _EVIDENCE_PRIORITY, StripeGateway, stripe_evidence, within_stripe_limits
 from backout.errors import PaymentNotAllowed, TransientError
 from backout_dev.fakes.stripe_disputes import EVIDENCE_FIELDS, FakeStripeDisputes
 
@@ -71,4 +71,45 @@ def test_errors_are_named(disputes: FakeStripeDisputes) -> None:
     disputes.fail_next(1, 503)
     with pytest.raises(TransientError):
         StripeGateway(api_key=KEY).submit_dispute_evidence(dp, BUNDLE, "k")
+    assert disputes.effects("evidence_submitted") == []
+
+
+def test_evidence_texts_stay_within_stripes_combined_limit(disputes: FakeStripeDisputes) -> None:
+    """"The combined character count of all fields is limited to 150,000"
+    (https://docs.stripe.com/api/disputes/update#update_dispute-evidence); each field 20,000. Eight text fields
+    at 20,000 each add up to 160,000, and Stripe would refuse the whole update."""
+    eight = {name: "z" * 20_000 for name in _EVIDENCE_PRIORITY}
+    capped = within_stripe_limits(eight)
+    assert sum(len(v) for v in capped.values()) == 150_000
+    assert capped["shipping_tracking_number"] == eight["shipping_tracking_number"]  # identifiers kept whole
+    assert len(capped["uncategorized_text"]) == 10_000  # the scan log gives way
+    long = "x" * 30_000
+    bundle = {**BUNDLE, "carrier": long, "tracking_number": long, "policy": long,
+              "scans": [{"at": "2025-03-01T10:00:00+00:00", "status": long}],
+              "cancellation_requests": [{"recorded_at": "2025-03-01", "initiator": "buyer", "reason": long}]}
+    fields = stripe_evidence(bundle)
+    assert sum(len(v) for v in fields.values()) <= 150_000
+    assert all(len(v) <= 20_000 for v in fields.values())
+    assert fields["shipping_tracking_number"] == long[:20_000]  # identifiers kept first, the scan log cut
+    dp = disputes.open_dispute("pi_long", 3000, "usd")
+    assert StripeGateway(api_key=KEY).submit_dispute_evidence(dp, bundle, "key-long").submitted
+    assert len(disputes.effects("evidence_submitted")) == 1
+
+
+def test_fake_refuses_evidence_over_the_combined_limit(disputes: FakeStripeDisputes) -> None:
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    dp = disputes.open_dispute("pi_over", 3000, "usd")
+    names = ("cancellation_rebuttal", "refund_refusal_explanation", "uncategorized_text",
+             "cancellation_policy_disclosure", "refund_policy_disclosure", "shipping_carrier",
+             "shipping_tracking_number", "product_description")
+    form = urllib.parse.urlencode({f"evidence[{n}]": "y" * 20_000 for n in names} | {"submit": "true"}).encode()
+    req = urllib.request.Request(f"{disputes.url}/v1/disputes/{dp}", data=form, method="POST",
+                                 headers={"Authorization": f"Bearer {KEY}",
+                                          "Content-Type": "application/x-www-form-urlencoded"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(req, timeout=5)
+    assert refused.value.code == 400 and b"150,000" in refused.value.read()
     assert disputes.effects("evidence_submitted") == []

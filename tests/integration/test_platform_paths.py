@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from backout.adapters.shopify import ShopifyClient
 from backout.dispatch import Dispatcher
 from backout.domain.events import Channel, Gateway, LineItem, OrderPlaced, ShipmentScanned, ShipmentStatus
 from backout.ingress.normalize import normalize
@@ -137,20 +138,25 @@ def test_ozon_buyer_request_is_approved_once_and_ozon_confirms(local_env: Any) -
                                                          "currency": "RUB", "refund_ids": []}
 
 
-def test_ozon_seller_request_waits_for_ozon_then_is_approved(local_env: Any, no_guardrail: None) -> None:
+def test_ozon_seller_request_cancels_the_posting_once_then_ozon_confirms(local_env: Any, no_guardrail: None) -> None:
+    """/v2/posting/fbs/cancel "Меняет статус отправления на `cancelled`"
+    (https://docs.ozon.ru/api/seller/#operation/PostingAPI_CancelFbsPosting): the posting is cancelled at once and
+    no seller request is opened; Backout asks once, with no transient error and no second cancel, and its wait is
+    answered by Ozon's TYPE_POSTING_CANCELLED push."""
     InventoryRepository().set_stock("OZ-SELL", 0)
     order = ozon_order(local_env, "OZ-SELL")
+    local_env.ozon.fail_next(1, 503, path_contains="/posting/fbs/cancel")  # Ozon hiccups once: retried
     request_id = seller_request(local_env, order["order_id"])
     wait_until(lambda: "waiting_for_platform_decision" in steps(order["order_id"]))
-    [cid] = local_env.ozon.requests_for(order["posting"], "SELLER")
-    assert local_env.ozon.state(cid) == "ON_APPROVAL"  # Ozon takes days
-    time.sleep(1.0)
+    assert local_env.ozon.posting_status(order["posting"]) == "cancelled"
+    assert local_env.ozon.requests_for(order["posting"]) == []  # no conditional cancellation is opened
+    assert len([e for e in local_env.ozon.effects("cancel_posting") if e["posting_number"] == order["posting"]]) == 1
     assert status(order["order_id"]) == "CANCEL_REQUESTED" and InventoryRepository().stock("OZ-SELL") == 0
-    local_env.ozon.decide(cid, "APPROVED")
     ozon_posting_cancelled(local_env, order)
     local_env.stack.wait_idle()
     assert status(order["order_id"]) == "CANCELLED"
     assert InventoryRepository().stock("OZ-SELL") == 1
+    assert "held_for_operator" not in steps(order["order_id"])
     assert len([e for e in local_env.ozon.effects("cancel_posting") if e["posting_number"] == order["posting"]]) == 1
     assert settlement(order["order_id"], request_id)["outcome"] == "platform_refunds"
 
@@ -245,7 +251,8 @@ def test_shopify_order_cancel_refunds_through_shopify_and_restocks_once(local_en
     request_id = seller_request(local_env, order_id, initiator="buyer")
     wait_until(lambda: "waiting_for_platform_decision" in steps(order_id))
     [cancel] = [e for e in local_env.shopify.effects("cancel") if e["order_id"] == gid]
-    assert (cancel["reason"], cancel["refund"], cancel["restock"]) == ("CUSTOMER", True, False)  # stock is ours
+    assert (cancel["reason"], cancel["refund_method"], cancel["restock"]) == (
+        "CUSTOMER", {"originalPaymentMethodsRefund": True}, False)  # stock is ours
     assert local_env.shopify.orders[gid]["displayFinancialStatus"] == "REFUNDED"
     cancelled = {**order_body, "cancelled_at": iso(), "updated_at": iso(), "financial_status": "refunded"}
     post(local_env, "shopify/orders-cancelled", cancelled, shopify_headers("orders/cancelled"))
@@ -263,11 +270,8 @@ def test_watchdog_resumes_a_wait_whose_webhook_was_lost(local_env: Any, no_guard
     order = ozon_order(local_env, "OZ-LOST")
     seller_request(local_env, order["order_id"])
     wait_until(lambda: "waiting_for_platform_decision" in steps(order["order_id"]))
-    [cid] = local_env.ozon.requests_for(order["posting"], "SELLER")
-    watchdog(local_env)  # undecided: only a heartbeat
-    assert status(order["order_id"]) == "CANCEL_REQUESTED"
-    local_env.ozon.decide(cid, "APPROVED")  # ... and the TYPE_POSTING_CANCELLED push never arrives
-    assert watchdog(local_env)["completed"] >= 1
+    assert local_env.ozon.posting_status(order["posting"]) == "cancelled"  # ... and the push never arrives
+    assert watchdog(local_env)["completed"] >= 1  # the watchdog reads the posting's status instead
     local_env.stack.wait_idle()
     assert status(order["order_id"]) == "CANCELLED"
     assert InventoryRepository().stock("OZ-LOST") == 1
@@ -280,23 +284,34 @@ def test_watchdog_resumes_a_wait_whose_webhook_was_lost(local_env: Any, no_guard
 
 def test_watchdog_heartbeats_keep_an_undecided_wait_alive(local_env: Any, monkeypatch: pytest.MonkeyPatch,
                                                           no_guardrail: None) -> None:
+    """Shopify's cancel runs as a job; while it runs the order is not cancelled and the wait is heartbeated."""
     monkeypatch.setenv("HEARTBEAT_SECONDS", "2")
-    order = ozon_order(local_env, "OZ-HB")
-    request_id = seller_request(local_env, order["order_id"])
-    wait_until(lambda: "waiting_for_platform_decision" in steps(order["order_id"]))
-    for _ in range(5):  # 5 s, more than twice the heartbeat interval; Ozon has not decided
-        time.sleep(1.0)
-        assert watchdog(local_env)["heartbeats"] >= 1
-        assert "platform_cancellation_decided" not in steps(order["order_id"])
-    assert status(order["order_id"]) == "CANCEL_REQUESTED" and "held_for_operator" not in steps(order["order_id"])
-    assert execution_of(local_env, order["order_id"], request_id)["status"] == "RUNNING"
-    [cid] = local_env.ozon.requests_for(order["posting"], "SELLER")
-    local_env.ozon.decide(cid, "REJECTED")  # Ozon refuses (about a quarter of seller requests)
-    assert watchdog(local_env)["completed"] >= 1  # Ozon pushes nothing for a refusal: the watchdog finds it
+    local_env.shopify.cancel_job_polls = 10**9  # the cancel job does not finish on its own
+    number = 460_000_000 + next(_numbers)
+    gid = local_env.shopify.add_order(number, financial_status="PAID")
+    order_body = {"id": number, "admin_graphql_api_id": gid, "name": f"#{number}", "currency": "USD",
+                  "total_price": "10.00", "financial_status": "paid", "fulfillment_status": None,
+                  "created_at": iso(-120), "updated_at": iso(-60), "cancelled_at": None,
+                  "line_items": [{"id": 1, "sku": "SH-HB", "quantity": 1, "price": "10.00"}]}
+    post(local_env, "shopify/orders-cancelled", order_body, shopify_headers("orders/create"))
     local_env.stack.wait_idle()
-    assert status(order["order_id"]) == "OPEN"
-    assert "cancellation_rejected" in steps(order["order_id"])
-    assert OrdersRepository().get_effect(order["order_id"], f"settle#{request_id}") is None
+    order_id = f"shopify:{number}"
+    try:
+        request_id = seller_request(local_env, order_id, initiator="buyer")
+        wait_until(lambda: "waiting_for_platform_decision" in steps(order_id))
+        for _ in range(5):  # 5 s, more than twice the heartbeat interval; the cancel job still runs
+            time.sleep(1.0)
+            assert watchdog(local_env)["heartbeats"] >= 1
+            assert "platform_cancellation_decided" not in steps(order_id)
+        assert status(order_id) == "CANCEL_REQUESTED" and "held_for_operator" not in steps(order_id)
+        assert execution_of(local_env, order_id, request_id)["status"] == "RUNNING"
+    finally:
+        local_env.shopify.cancel_job_polls = 0
+    [job] = [j for j in local_env.shopify.jobs.values() if j["order_id"] == gid]
+    assert ShopifyClient(local_env.shopify.url, local_env.shopify.access_token).job_done(job["id"])  # job ends
+    assert watchdog(local_env)["completed"] >= 1  # the order is cancelled now: the watchdog finds it
+    local_env.stack.wait_idle()
+    assert status(order_id) == "CANCELLED"
 
 
 @pytest.mark.parametrize("limit", ["PLATFORM_APPROVAL_TIMEOUT_SECONDS", "HEARTBEAT_SECONDS"])

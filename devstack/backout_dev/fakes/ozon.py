@@ -12,14 +12,30 @@ Headers ``Client-Id`` / ``Api-Key`` are checked (401 with Ozon's error shape
   otherwise); unknown id 404 code 5; answer ``{}``.
 
 * ``POST /v2/posting/fbs/cancel`` ``{cancel_reason_id, cancel_reason_message,
-  posting_number}``: the seller's request; opens a SELLER request
-  ON_APPROVAL that Ozon decides (:meth:`FakeOzon.decide`). A posting with a
-  standing seller request answers 400 code 3; reason 402 without a message
-  400 code 3; answer ``{"result": true}``.
+  posting_number}``: the seller cancels the posting itself. Ozon's reference
+  (https://docs.ozon.ru/api/seller/#operation/PostingAPI_CancelFbsPosting):
+  "Меняет статус отправления на `cancelled`" (changes the posting's status
+  to cancelled), answer "200 Отправление отменено" ``{"result": true}``;
+  "Условно-доставленные отправления отменить нельзя" (a conditionally
+  delivered posting cannot be cancelled); reason 402 needs
+  ``cancel_reason_message``. It opens no conditional-cancellation request.
+  The fake answers 400 code 3 for a missing message, for a posting already
+  ``cancelled`` and for one ``conditionally_delivered`` or later (Ozon's
+  wording for these errors is not documented: the messages are the fake's).
+* ``POST /v3/posting/fbs/get`` ``{posting_number}`` -> ``{result:
+  {posting_number, status, ...}}`` (PostingAPI_GetFbsPostingV3; the fake
+  answers only ``posting_number``, ``status``, ``cancellation``). Every
+  posting number is known to the fake, as ``awaiting_packaging`` until
+  :meth:`FakeOzon.set_posting_status` or a cancel changes it (Ozon answers
+  404 for a number it does not know: not modelled).
+
+Conditional cancellations are the buyer's (``CLIENT``) or Ozon's own
+(``OZON``) requests, which the seller approves or rejects; the v1 methods
+were switched off in Aug 2025, v2 is what the fake serves.
 
 Seed with :meth:`FakeOzon.add_cancellation`; :meth:`FakeOzon.auto_approve`
 plays the platform deciding at ``auto_approve_date`` and
-:meth:`FakeOzon.decide` Ozon deciding a seller's request. Ledger ops:
+:meth:`FakeOzon.decide` Ozon deciding a request itself. Ledger ops:
 ``approve``, ``reject``, ``auto_approve``, ``cancel_posting``, ``platform_decision``.
 """
 
@@ -33,6 +49,9 @@ from backout_dev.fakes._base import FakeServer, Request, Response
 
 STATE_NAMES = {"ON_APPROVAL": "На согласовании", "APPROVED": "Подтверждена", "REJECTED": "Отклонена"}
 _ids = itertools.count(1001)
+#: Postings the seller can no longer cancel: the reference names conditionally delivered ones; the status
+#: string for that state is the fake's guess (unconfirmed), ``delivered`` follows from it.
+UNCANCELLABLE = frozenset({"conditionally_delivered", "delivered"})
 
 
 def _now() -> str:
@@ -50,6 +69,7 @@ class FakeOzon(FakeServer):
         super().__init__()
         self.client_id, self.api_key = client_id, api_key
         self.cancellations: dict[int, dict[str, Any]] = {}
+        self.postings: dict[str, str] = {}
 
     def add_cancellation(self, posting_number: str, *, initiator: str = "CLIENT", state: str = "ON_APPROVAL",
                          auto_approve_in: timedelta = timedelta(days=2), reason: str = "Покупатель передумал") -> int:
@@ -84,6 +104,15 @@ class FakeOzon(FakeServer):
             return [cid for cid, c in sorted(self.cancellations.items()) if c["posting_number"] == posting_number
                     and (initiator is None or c["cancellation_initiator"] == initiator)]
 
+    def posting_status(self, posting_number: str) -> str:
+        """A posting's status (``awaiting_packaging`` unless set or cancelled)."""
+        return self.postings.get(posting_number, "awaiting_packaging")
+
+    def set_posting_status(self, posting_number: str, status: str) -> None:
+        """Move a posting (e.g. ``delivering``, ``conditionally_delivered``) as Ozon's logistics would."""
+        with self.lock:
+            self.postings[posting_number] = status
+
     def state(self, cancellation_id: int) -> str:
         """A request's current state."""
         return str(self.cancellations[cancellation_id]["state"])
@@ -101,6 +130,8 @@ class FakeOzon(FakeServer):
             return self._list(body)
         if req.path == "/v2/posting/fbs/cancel":
             return self._cancel_posting(body)
+        if req.path == "/v3/posting/fbs/get":
+            return self._get_posting(body)
         for verb, state in (("approve", "APPROVED"), ("reject", "REJECTED")):
             if req.path == f"/v2/conditional-cancellation/{verb}":
                 return self._decide(verb, state, body)
@@ -151,8 +182,19 @@ class FakeOzon(FakeServer):
         message = str(body.get("cancel_reason_message") or "")
         if reason_id == 402 and not message:
             return _error(400, 3, "cancel_reason_message is required for cancel_reason_id 402")
-        if any(self.cancellations[cid]["state"] != "REJECTED" for cid in self.requests_for(posting, "SELLER")):
-            return _error(400, 3, f"posting {posting} already has a cancellation request")
-        cid = self.add_cancellation(posting, initiator="SELLER", auto_approve_in=timedelta(days=10), reason=message)
-        self.record("cancel_posting", cancellation_id=cid, posting_number=posting, cancel_reason_id=reason_id)
+        status = self.posting_status(posting)
+        if status == "cancelled":
+            return _error(400, 3, f"posting {posting} is already cancelled")
+        if status in UNCANCELLABLE:
+            return _error(400, 3, f"posting {posting} is {status} and cannot be cancelled")
+        with self.lock:
+            self.postings[posting] = "cancelled"
+        self.record("cancel_posting", posting_number=posting, cancel_reason_id=reason_id, message=message)
         return Response(200, {"result": True})
+
+    def _get_posting(self, body: dict[str, Any]) -> Response:
+        posting = body.get("posting_number")
+        if not isinstance(posting, str) or not posting:
+            return _error(400, 3, "posting_number is required")
+        return Response(200, {"result": {"posting_number": posting, "status": self.posting_status(posting),
+                                         "cancellation": None}})

@@ -13,7 +13,9 @@ Endpoints (form-encoded like every Stripe call, ``Authorization: Bearer <key>``)
 * ``GET /v1/disputes?payment_intent=`` - a list object;
 * ``POST /v1/disputes/{id}`` - ``evidence[<field>]``, ``metadata[<key>]``,
   ``submit``. Only Stripe's evidence field names are accepted (400 "Received
-  unknown parameter"). ``submit=true`` moves ``needs_response`` ->
+  unknown parameter"); more than 20,000 characters in a text field or
+  150,000 in all fields together (what is stored plus the update) is a 400
+  ``invalid_request_error``. ``submit=true`` moves ``needs_response`` ->
   ``under_review`` (``warning_needs_response`` -> ``warning_under_review``)
   and counts a submission; any update of a dispute past those statuses is a
   400 ``invalid_request_error`` (Stripe's wording is not reproduced);
@@ -46,6 +48,11 @@ from typing import Any
 
 from backout_dev.fakes._base import FakeServer, Request, Response
 
+#: "The combined character count of all fields is limited to 150,000"
+#: (https://docs.stripe.com/api/disputes/update#update_dispute-evidence); each text field holds 20,000.
+#: Stripe's error wording for these two limits is not documented: the messages below are the fake's.
+EVIDENCE_TOTAL_MAX = 150_000
+EVIDENCE_TEXT_MAX = 20_000
 #: Stripe's dispute evidence fields (text fields and file ids).
 EVIDENCE_FIELDS = (
     "access_activity_log", "billing_address", "cancellation_policy", "cancellation_policy_disclosure",
@@ -177,6 +184,14 @@ class FakeStripeDisputes(FakeServer):
         if unknown:
             return _error(400, f"Received unknown parameter: evidence[{unknown[0]}]", code="parameter_unknown",
                           param=f"evidence[{unknown[0]}]")
+        combined = {**{k: v for k, v in dispute["evidence"].items() if isinstance(v, str)}, **evidence}
+        if sum(len(v) for v in combined.values()) > EVIDENCE_TOTAL_MAX:
+            return _error(400, "The combined character count of all evidence fields is limited to 150,000.",
+                          param="evidence")
+        too_long = sorted(k for k, v in evidence.items() if len(v) > EVIDENCE_TEXT_MAX)
+        if too_long:
+            return _error(400, f"evidence[{too_long[0]}] is longer than 20,000 characters.",
+                          param=f"evidence[{too_long[0]}]")
         if dispute["status"] not in _OPEN:
             return _error(400, f"This dispute is {dispute['status']}; its evidence can no longer be updated.")
         dispute["evidence"].update(evidence)

@@ -12,18 +12,22 @@ Headers ``Client-Id`` and ``Api-Key`` on every call.
 * ``POST /v2/conditional-cancellation/approve`` and ``/reject`` body
   ``{cancellation_id, comment}``; Ozon acts only on ON_APPROVAL requests.
 * ``POST /v2/posting/fbs/cancel`` body ``{cancel_reason_id,
-  cancel_reason_message, posting_number}`` -> ``{result: true}``: the
-  seller's "Request Cancellation" of an rFBS posting. On a paid order it
-  opens a conditional cancellation with initiator SELLER that Ozon itself
-  decides (days later); :meth:`OzonClient.cancel_posting` reads the
-  posting's requests first and does not ask twice.
+  cancel_reason_message, posting_number}`` -> ``{result: true}``: the seller
+  cancels the posting. Ozon's reference
+  (https://docs.ozon.ru/api/seller/#operation/PostingAPI_CancelFbsPosting):
+  "Меняет статус отправления на `cancelled`" - it changes the posting's
+  status to cancelled; it opens no conditional-cancellation request, so
+  nothing is listed afterwards. :meth:`OzonClient.cancel_posting` reads the
+  posting first (``POST /v3/posting/fbs/get {posting_number}`` ->
+  ``result.status``) and does not cancel a cancelled posting again.
 
-Ozon takes no idempotency key, so both decisions read the request first
+Ozon takes no idempotency key, so the cancel reads the posting first and both
+decisions read the request first
 (by posting number: the list has no id filter): approving an APPROVED
 request is done, approving a REJECTED one raises PlatformRejected (and the
 other way round for reject). A refused call is followed by a second read, so
-a decision that went through but whose answer was lost is found and counts
-as done. HTTP 429/5xx raise TransientError; other 4xx PlatformRejected.
+a decision (or cancel) that went through but whose answer was lost is found
+and counts as done. HTTP 429/5xx raise TransientError; other 4xx PlatformRejected.
 """
 
 from __future__ import annotations
@@ -32,14 +36,27 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from backout.adapters.http import request_json
-from backout.errors import PlatformRejected, TransientError
+from backout.errors import PlatformRejected
 
 OzonState = Literal["ON_APPROVAL", "APPROVED", "REJECTED"]
 PAGE_LIMIT = 500
 #: Ozon's cancel reason "other": ``cancel_reason_message`` is then required.
 OTHER_REASON_ID = 402
-#: States in which a request still stands (a REJECTED one does not block a new request).
-LIVE_STATES = frozenset({"ON_APPROVAL", "APPROVED"})
+#: A posting's status once cancelled.
+CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class OzonPosting:
+    """What Backout reads of a posting."""
+
+    posting_number: str
+    status: str
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether the posting is cancelled."""
+        return self.status == CANCELLED
 
 
 @dataclass(frozen=True)
@@ -109,34 +126,30 @@ class OzonClient:
             items = [c for c in items if c.cancellation_id == int(cancellation_id)]
         return max(items, key=lambda c: c.cancellation_id, default=None)
 
-    def seller_request(self, posting_number: str) -> OzonCancellation | None:
-        """The posting's standing seller-initiated request (ON_APPROVAL or APPROVED), if any."""
-        items = self.list_cancellations(posting_numbers=[posting_number], initiators=["SELLER"])
-        return max((c for c in items if c.state in LIVE_STATES), key=lambda c: c.cancellation_id, default=None)
+    def get_posting(self, posting_number: str) -> OzonPosting:
+        """The posting's current status (``awaiting_packaging``, ``delivering``, ``cancelled``, ...)."""
+        found = (self._post("/v3/posting/fbs/get", {"posting_number": posting_number}) or {}).get("result") or {}
+        return OzonPosting(str(found.get("posting_number") or posting_number), str(found.get("status") or ""))
 
-    def cancel_posting(self, posting_number: str, message: str,
-                       reason_id: int = OTHER_REASON_ID) -> OzonCancellation:
-        """Request the cancellation of a posting (seller-initiated); Ozon decides it later.
+    def cancel_posting(self, posting_number: str, message: str, reason_id: int = OTHER_REASON_ID) -> OzonPosting:
+        """Cancel a posting (seller-initiated); Ozon cancels it at once, no request is opened.
 
-        Ozon takes no idempotency key: a standing request is looked up first and
-        returned instead of asking again, and a refused call is followed by a
-        second look (the first answer may have been lost).
+        Ozon takes no idempotency key: the posting is read first and a cancelled one is
+        not cancelled again; a refused call is followed by a second read (the first
+        answer may have been lost, or someone cancelled it meanwhile).
         """
-        standing = self.seller_request(posting_number)
-        if standing is not None:
-            return standing
+        current = self.get_posting(posting_number)
+        if current.cancelled:
+            return current
         body = {"cancel_reason_id": reason_id, "cancel_reason_message": message, "posting_number": posting_number}
         try:
             self._post("/v2/posting/fbs/cancel", body)
         except PlatformRejected:
-            standing = self.seller_request(posting_number)
-            if standing is not None:
-                return standing
+            again = self.get_posting(posting_number)
+            if again.cancelled:
+                return again
             raise
-        standing = self.seller_request(posting_number)
-        if standing is None:
-            raise TransientError(f"ozon: cancel of {posting_number} accepted but no request is listed yet")
-        return standing
+        return replace(current, status=CANCELLED)
 
     def approve(self, cancellation_id: int, posting_number: str, comment: str = "") -> OzonCancellation:
         """Approve a buyer's request; already approved is done, rejected raises PlatformRejected."""

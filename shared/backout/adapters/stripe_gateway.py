@@ -41,8 +41,15 @@ _STATUS = {
 }
 
 
-#: Stripe evidence text fields hold up to 20,000 characters each.
+#: Stripe evidence text fields hold up to 20,000 characters each, and "The combined character count of all
+#: fields is limited to 150,000" (https://docs.stripe.com/api/disputes/update#update_dispute-evidence).
 EVIDENCE_TEXT_MAX = 20_000
+EVIDENCE_TOTAL_MAX = 150_000
+#: Which fields keep their text first when the combined limit bites: identifiers and the policy, then the
+#: cancellation story, then the scan log (the longest and the least needed in full).
+_EVIDENCE_PRIORITY = ("shipping_carrier", "shipping_tracking_number", "shipping_date",
+                      "cancellation_policy_disclosure", "refund_policy_disclosure", "cancellation_rebuttal",
+                      "refund_refusal_explanation", "uncategorized_text")
 _OPEN_DISPUTE = ("needs_response", "warning_needs_response")
 
 
@@ -60,7 +67,18 @@ def stripe_evidence(bundle: dict[str, Any]) -> dict[str, str]:
         "refund_refusal_explanation": texts["refund_refusal"],
         "uncategorized_text": texts["shipping"],
     }
-    return {k: v[:EVIDENCE_TEXT_MAX] for k, v in fields.items() if v}
+    return within_stripe_limits(fields)
+
+
+def within_stripe_limits(fields: dict[str, str]) -> dict[str, str]:
+    """Each field cut to 20,000 characters and all of them together to 150,000, filled in priority order."""
+    left, out = EVIDENCE_TOTAL_MAX, {}
+    for name in sorted(fields, key=lambda n: _EVIDENCE_PRIORITY.index(n) if n in _EVIDENCE_PRIORITY else 99):
+        text = fields[name][:min(EVIDENCE_TEXT_MAX, left)]
+        if text:
+            out[name] = text
+            left -= len(text)
+    return out
 
 
 def _call(fn: Callable[[], T], fail: type[BackoutError] = RefundFailed) -> T:

@@ -94,7 +94,8 @@ def _shipped_without_request(channel: str) -> dict[str, Any]:
 
 # ------------------------------------------------------------------ asking the platform
 def _ask_ozon(order: dict[str, Any], request: dict[str, Any], key: str) -> dict[str, Any]:
-    """Buyer's request: approve it (reject once shipped). Seller's: request the posting's cancellation."""
+    """Buyer's request: approve it (reject once shipped). Seller's: cancel the posting (``/v2/posting/fbs/cancel``
+    cancels it outright); as on Shopify, the platform's webhook (``TYPE_POSTING_CANCELLED``) answers the wait."""
     client, posting = ozon_client(), str(order["external_id"])
     if _answers_platform_request(request):
         cid = int(request["platform_cancellation_id"])
@@ -104,9 +105,8 @@ def _ask_ozon(order: dict[str, Any], request: dict[str, Any], key: str) -> dict[
         return {"call": "approve", "state": client.approve(cid, posting, APPROVE_COMMENT).state}
     if order.get("shipped"):
         return _shipped_without_request("ozon")
-    standing = client.cancel_posting(posting, SELLER_CANCEL_MESSAGE)
-    return {"call": "cancel_posting", "platform_cancellation_id": str(standing.cancellation_id),
-            "state": standing.state}
+    done = client.cancel_posting(posting, SELLER_CANCEL_MESSAGE)  # Ozon cancels at once; its push answers the wait
+    return {"call": "cancel_posting", "posting_status": done.status}
 
 
 def _ask_tiktok(order: dict[str, Any], request: dict[str, Any], key: str) -> dict[str, Any]:
@@ -125,10 +125,11 @@ def _ask_tiktok(order: dict[str, Any], request: dict[str, Any], key: str) -> dic
 
 
 def _shopify_cancel(order: dict[str, Any], request: dict[str, Any], key: str) -> dict[str, Any]:
-    """``orderCancel`` with refund (Shopify holds the money); stock is Backout's ledger's job, not Shopify's.
+    """``orderCancel`` refunding to the original payment methods (Shopify holds the money); stock is Backout's ledger's job, not Shopify's.
     Irreversible and idempotent at Shopify: a repeat answers ``already_cancelled``."""
     reason = "CUSTOMER" if request.get("initiator") == "buyer" else "OTHER"
-    done = _shopify().cancel_order(str(order["external_id"]), reason=reason, refund=True, restock=False,
+    done = _shopify().cancel_order(str(order["external_id"]), reason=reason,
+                                   refund_to="original_payment_methods", restock=False,
                                    staff_note=f"Backout request {key}")
     return {"call": "order_cancel", "status": done.status, "job_id": done.job_id}
 
@@ -180,6 +181,8 @@ def platform_decision(order: dict[str, Any], request: dict[str, Any],
     """The platform's decision on what Backout asked (``asked`` = the recorded call), None while pending."""
     channel, external = str(order["channel"]), str(order["external_id"])
     cancellation_id = asked.get("platform_cancellation_id") or request.get("platform_cancellation_id")
+    if channel == "ozon" and asked.get("call") == "cancel_posting":
+        return "approved" if ozon_client().get_posting(external).cancelled else None
     if channel == "ozon" and cancellation_id:
         found = ozon_client().find_cancellation(external, int(cancellation_id))
         return found.decision if found else None
