@@ -165,3 +165,13 @@ def test_a_target_error_is_shown_not_raised_and_foreign_hosts_are_refused(target
     assert client.get("/report", headers={"Host": "evil.example"}).status_code == 400
     headers = client.get("/report").headers
     assert "default-src 'none'" in headers["Content-Security-Policy"] and headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_times_read_as_utc_and_the_epoch_reads_as_not_given() -> None:
+    from backout_dev.console.present import age, money, when
+
+    assert when("2026-12-07T23:16:35.301945+00:00") == "2026-12-07 23:16:35 UTC"
+    assert when("2026-12-08T01:16:35+02:00") == "2026-12-07 23:16:35 UTC"
+    assert when("1970-01-01T00:00:00Z") == "not given" and when(None) == "—"
+    assert money(12345, "KWD") == "12.345 KWD" and money(500, "JPY") == "500 JPY" and money(None, "USD") == "—"
+    assert age(59) == "59s" and age(3600) == "1h 0m" and age(-1) == "—"

@@ -101,7 +101,8 @@ def _routes(app: Flask, target: OperatorTarget) -> None:  # noqa: C901 - one sma
             answer = target.decide(order_id, verb, note)
         except DecisionRefused as exc:
             return _order_page(target, order_id, refusal=(exc.status, exc.reason), note=note), exc.status
-        flash(f"{'Approved' if verb == 'approve' else 'Rejected'} by {answer.get('actor') or 'you'}"
+        actor = answer.get("actor")  # the identity the stack recorded; the timeline shows it in any case
+        flash(f"{'Approved' if verb == 'approve' else 'Rejected'}{f' by {actor}' if actor else ''}"
               f" (request {answer.get('request_id', '')}).")
         return redirect(url_for("order", order_id=order_id), code=303)
 

@@ -66,6 +66,8 @@ def when(iso: Any) -> str:
         return str(iso)
     if at.tzinfo is None:
         at = at.replace(tzinfo=timezone.utc)
+    if at.year == 1970:  # a fact Backout made itself carries no provider time (the epoch)
+        return "not given"
     return at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
