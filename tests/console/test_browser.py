@@ -1,7 +1,8 @@
 """The console in a real headless browser (Playwright driving the system's Chromium) on the real local stack.
 
-A high-value order (2,500.00 USD, at or above HighValueThresholdMinor) waits for an operator: the queue
-shows it, approving it on its page moves it on and the page then shows the refund, a second approval
+A high-value order (2,500.00 USD, at or above HighValueThresholdMinor) and a disputed one (demo scenario 8)
+wait for an operator: the queue shows both and filters them by reason, approving the disputed one is refused
+with the stack's 409, approving it on its page moves it on and the page then shows the refund, a second approval
 shows the 409, and the report's chart renders. Screenshots of each page go to docs/img/console-*.png.
 
 Chromium comes from the system's packages (`apt-get install chromium`, as .ci/run does); `playwright
@@ -13,13 +14,14 @@ from __future__ import annotations
 import os
 import shutil
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import Shop, line
+from tests.conftest import Shop, line, send_gateway_event
 
 CHROMIUM = os.environ.get("BACKOUT_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 if not CHROMIUM:
@@ -73,6 +75,25 @@ def held(local_env: Any, target: Any) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
+def disputed(local_env: Any, target: Any) -> dict[str, Any]:
+    """Demo scenario 8: the buyer disputed the charge, then asked to cancel; the refund is frozen (PaymentNotAllowed)."""
+    shop = Shop(local_env)
+    order = shop.place([line(1, "CONSOLE-DSP", 1, "149.00")])
+    local_env.stack.wait_idle()
+    fake = local_env.stripe_disputes
+    dispute = fake.disputes[fake.open_dispute(order["pi"], order["total_minor"], "usd", reason="product_not_received")]
+    status, _ = send_gateway_event(local_env, "stripe/charge.dispute.created.json", {
+        "id": f"evt_{uuid.uuid4().hex[:24]}", "object": "event", "api_version": "2024-06-20", "created": int(time.time()),
+        "data": {"object": dispute}, "livemode": False, "pending_webhooks": 1,
+        "request": {"id": None, "idempotency_key": None}, "type": "charge.dispute.created"})
+    assert status == 200
+    local_env.stack.wait_idle()
+    shop.send(shop.cancel, shop.body(order, "cancel-request"))
+    wait_for_status(target, order["order_id"], "ON_HOLD")
+    return order
+
+
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     with sync_api.sync_playwright() as pw:
         try:
@@ -96,15 +117,37 @@ def shot(page: Any, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"console-{name}.png"), full_page=True)
 
 
-def test_the_queue_shows_the_held_order(page: Any, console: str, held: dict[str, Any]) -> None:
+def row_of(page: Any, order_id: str) -> Any:
+    return page.get_by_role("row").filter(has=page.get_by_role("link", name=order_id, exact=True))
+
+
+def test_the_queue_shows_the_held_orders_and_filters_them(page: Any, console: str, held: dict[str, Any],
+                                                          disputed: dict[str, Any]) -> None:
     page.goto(console + "/")
     if page.get_by_text("HTTP 501").count():  # LocalTarget.holds before GET /operator/holds exists
         pytest.skip("the local stack does not serve GET /operator/holds yet (issue 15 item 1)")
-    row = page.get_by_role("row").filter(has=page.get_by_role("link", name=held["order_id"], exact=True))
-    sync_api.expect(row).to_have_count(1)
-    sync_api.expect(row).to_contain_text("2500.00 USD")
-    sync_api.expect(row).to_contain_text("woocommerce")
+    sync_api.expect(row_of(page, held["order_id"])).to_contain_text("2500.00 USD")
+    sync_api.expect(row_of(page, held["order_id"])).to_contain_text("OperatorRequired")
+    sync_api.expect(row_of(page, disputed["order_id"])).to_contain_text("149.00 USD")
+    sync_api.expect(row_of(page, disputed["order_id"])).to_contain_text("PaymentNotAllowed")
     shot(page, "queue")
+    page.get_by_label("Reason").select_option("PaymentNotAllowed")
+    page.get_by_role("button", name="Filter").click()
+    sync_api.expect(row_of(page, disputed["order_id"])).to_have_count(1)
+    sync_api.expect(row_of(page, held["order_id"])).to_have_count(0)
+    assert "reason=PaymentNotAllowed" in page.url
+
+
+def test_approving_a_disputed_order_is_refused_on_the_page(page: Any, console: str, disputed: dict[str, Any]) -> None:
+    page.goto(f"{console}/orders/{disputed['order_id']}")
+    disputes = page.locator("table").filter(has=page.locator("caption", has_text="Disputes"))
+    sync_api.expect(disputes).to_contain_text("open")
+    page.get_by_role("button", name="Approve").click()
+    alert = page.get_by_role("alert")
+    sync_api.expect(alert).to_contain_text("Refused (HTTP 409)")
+    sync_api.expect(alert).to_contain_text("dispute")
+    sync_api.expect(page.locator(".status")).to_have_text("ON_HOLD")
+    shot(page, "dispute-refused")
 
 
 def test_approving_moves_the_order_on_shows_the_refund_and_a_second_approval_the_conflict(
