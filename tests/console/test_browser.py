@@ -30,6 +30,7 @@ if not CHROMIUM:
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')")
 
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "img"
+sync_api.expect.set_options(timeout=20_000)  # a shared 2-core machine: the stack may take a while to answer
 
 
 def wait_for_status(target: Any, order_id: str, wanted: str, timeout: float = 60) -> dict[str, Any]:
@@ -108,6 +109,7 @@ def browser() -> Iterator[Any]:
 @pytest.fixture()
 def page(browser: Any) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(30_000)
     yield context.new_page()
     context.close()
 

@@ -59,8 +59,8 @@ def _errors(app: Flask) -> None:
 
     @app.errorhandler(TargetError)
     def _target(exc: TargetError) -> tuple[str, int]:
-        status = exc.status if exc.status >= 500 else 502
-        return render_template("error.html", title="The stack did not answer", status=exc.status,
+        status = exc.status if exc.status >= 500 else 502  # 0: unreachable
+        return render_template("error.html", title="The stack did not answer", status=status,
                                message=str(exc)), status
 
 
