@@ -1,7 +1,8 @@
 """The `backout` command: the local stack and the operator's tools.
 
     backout demo              start everything, run the sample flow, print timelines, exit 0 on success
-    backout serve [--port N]  keep the local stack running (HTTP API on localhost)
+    backout serve [--port N]  keep the local stack running (HTTP API and the console on localhost)
+    backout console [--stack NAME] [--port N]  the operator's web console on 127.0.0.1 (local stack by default)
     backout send FILE [...]   re-sign sample events with the local secrets and post them
     backout timeline ORDER    print an order's timeline from a running `backout serve`
     backout approve ORDER     approve a held cancellation (operator)
@@ -40,7 +41,20 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from backout_dev.demo import run_demo
 
-    return run_demo(cooling_off_seconds=args.cooling_off)
+    return run_demo(cooling_off_seconds=args.cooling_off, console_port=args.console_port, stay=args.stay)
+
+
+def _cmd_console(args: argparse.Namespace) -> int:
+    from backout_dev.console import serve_forever
+    from backout_dev.targets import TargetError, open_target
+
+    try:
+        target = open_target(args.stack, region=args.region, profile=args.profile, url=args.url)
+    except TargetError as exc:
+        print(f"backout console: {exc}", file=sys.stderr)
+        return 1
+    serve_forever(target, args.port)
+    return 0
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
@@ -52,12 +66,19 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         print(f"  routes: {', '.join(f'{m} {p}' for m, p, _ in __import__('backout_dev.template', fromlist=['x']).http_routes(env.stack.template))}")
         print(f"  localstripe: {env.stripe.url}   fake WooCommerce: {env.woo.url}")
         print(f"  webhook secrets for this run (generated at start-up): {SECRETS_FILE}")
+        from backout_dev.console import start_console
+        from backout_dev.targets.local import LocalTarget
+
+        console = start_console(LocalTarget(env.url), port=args.console_port)
+        print(f"  operator console: {console.url}")
         print("  send a sample: backout send events/woocommerce/order.created.json   (Ctrl-C to stop)")
         try:
             while True:
                 time.sleep(1)
         except KeyboardInterrupt:
             return 0
+        finally:
+            console.stop()
 
 
 def _endpoint(args: argparse.Namespace) -> str:
@@ -135,11 +156,21 @@ def main(argv: list[str] | None = None) -> int:
     bench.set_defaults(fn=_cmd_bench)
     demo = sub.add_parser("demo", help="run the end-to-end demo on the local stack")
     demo.add_argument("--cooling-off", type=int, default=2, help="cooling-off window in seconds (default 2)")
+    demo.add_argument("--console-port", type=int, default=0, help="the console's port (default: any free port)")
+    demo.add_argument("--stay", action="store_true", help="keep the stack and the console up after the scenarios")
     demo.set_defaults(fn=_cmd_demo)
     serve = sub.add_parser("serve", help="keep the local stack running")
     serve.add_argument("--port", type=int, default=3000)
     serve.add_argument("--cooling-off", type=int, default=30)
+    serve.add_argument("--console-port", type=int, default=3001, help="the operator console's port (default 3001)")
     serve.set_defaults(fn=_cmd_serve)
+    console = sub.add_parser("console", help="serve the operator's web console on 127.0.0.1")
+    console.add_argument("--stack", help="a deployed CloudFormation stack (your own AWS credentials); default: local")
+    console.add_argument("--region")
+    console.add_argument("--profile")
+    console.add_argument("--url", help="the local stack's URL (default: the running `backout serve`)")
+    console.add_argument("--port", type=int, default=3002, help="the console's port (default 3002)")
+    console.set_defaults(fn=_cmd_console)
     send = sub.add_parser("send", help="re-sign sample events and post them to a running stack")
     send.add_argument("files", nargs="+")
     send.add_argument("--url")

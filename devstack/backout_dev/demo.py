@@ -439,14 +439,19 @@ SCENARIOS: list[tuple[str, Callable[[Demo], tuple[list[str], Checks]]]] = [
 ]
 
 
-def run_demo(out: TextIO = sys.stdout, cooling_off_seconds: int = 2) -> int:
-    """Run every scenario; 0 when every check holds."""
+def run_demo(out: TextIO = sys.stdout, cooling_off_seconds: int = 2, console_port: int = 0, stay: bool = False) -> int:
+    """Run every scenario; 0 when every check holds. The operator console runs beside it (``stay``: until Ctrl-C)."""
     started = time.monotonic()
     with LocalEnvironment(parameters={"CoolingOffSeconds": str(cooling_off_seconds)}) as env:
         assert env.stack is not None
         stripe.api_base = env.stripe.url
         stripe.api_key = env.secrets["credentials"]["stripe_api_key"]
         out.write(f"Backout local stack up: API {env.url}, localstripe {env.stripe.url}, store {env.woo.url}\n")
+        from backout_dev.console import start_console
+        from backout_dev.targets.local import LocalTarget
+
+        console = start_console(LocalTarget(env.url), port=console_port)
+        out.write(f"Operator console: {console.url}  (the hold queue, each order's ledger and timeline, the report)\n")
         demo = Demo(env, out)
         passed = [demo.run(title, scenario) for title, scenario in SCENARIOS]
         # The final report (operations) goes here: every scenario has run, the stack is still up.
@@ -454,4 +459,18 @@ def run_demo(out: TextIO = sys.stdout, cooling_off_seconds: int = 2) -> int:
         ok = all(passed)
         out.write(f"\n{sum(passed)}/{len(passed)} scenarios passed; demo {'passed' if ok else 'FAILED'}"
                   f" in {time.monotonic() - started:.1f}s\n")
+        out.write(f"Operator console: {console.url}"
+                  + ("  (kept up with the stack: Ctrl-C to stop)\n" if stay else "  (rerun with --stay to keep it up)\n"))
+        if stay:
+            _stay()
+        console.stop()
         return 0 if ok else 1
+
+
+def _stay() -> None:
+    """Block until Ctrl-C (``backout demo --stay``)."""
+    try:
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
