@@ -57,8 +57,6 @@ from typing import Any, NamedTuple
 from backout import aws
 from backout.ingress import verify
 from backout.ingress.config import (
-    DEFAULT_MAX_BODY_BYTES,
-    DEFAULT_REPLAY_WINDOW_SECONDS,
     DEFAULT_RETENTION_DAYS,
     ConfigError,
     Settings,
