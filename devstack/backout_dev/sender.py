@@ -4,8 +4,8 @@ Besides the HMAC secrets, the local secrets (``generate_local_secrets()`` in
 ``stack.py``) carry what the other providers need locally:
 
 * ``webhooks.tiktok``: ``[[app_key, app_secret], ...]``;
-* ``webhooks.paypal``: ``{"webhook_ids": [...], "trusted_roots_pem": <fake CA root>}``, plus the
-  top-level ``paypal_local``: ``{"cert_url", "cert_pem", "key_pem"}``, the fake CA's leaf
+* ``webhooks.paypal``: ``{"webhook_ids": [...], "trusted_roots_pem": <fake root only>}``, plus the
+  top-level ``paypal_local``: ``{"cert_url", "cert_pem", "key_pem"}``, the fake chain (leaf, then
   certificate, "served" at an ``https://api.paypal.com/...`` URL by :func:`paypal_cert_fetcher`
   (which the local HTTP API installs as the receiver's certificate fetcher);
 * ``webhooks.ozon``: ``{"seller_ids": [...]}``. Ozon signs nothing; its pushes are authentic by

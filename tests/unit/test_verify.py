@@ -43,7 +43,7 @@ from backout.ingress.verify import (
     verify_woocommerce,
 )
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 NOW = 1_700_000_000.0
@@ -525,10 +525,52 @@ class TestPayPal:
     def test_valid_accepted(self, ca: FakeCA) -> None:
         assert run_paypal(ca, paypal_headers(ca)) == WEBHOOK_ID
 
-    def test_valid_without_chain_check(self, ca: FakeCA) -> None:
+    def test_without_trusted_roots_the_chain_is_still_checked(self, ca: FakeCA) -> None:
+        """Issue 14 item 2: PayPal's SDK always verifies the chain (paypalrestsdk notifications.py,
+        ``_verify_certificate_chain``); with no override the anchors are PayPal's published DigiCert root
+        and certifi's DigiCert roots, which did not issue this test chain."""
         server = CertServer({CERT_URL: ca.leaf})
         headers = paypal_headers(ca)
-        assert verify_paypal(BODY, headers, [WEBHOOK_ID], now=NOW, fetch_cert=server) == WEBHOOK_ID
+        assert reason(lambda: verify_paypal(BODY, headers, [WEBHOOK_ID], now=NOW, fetch_cert=server)) == "untrusted_cert"
+
+    def test_root_only_override_takes_the_intermediate_from_the_served_document(self, ca: FakeCA) -> None:
+        """Issue 14 item 2: PayPal's leaf is issued by an intermediate; trusting the root alone must do."""
+        assert len(x509.load_pem_x509_certificates(ca.leaf)) == 2
+        assert len(x509.load_pem_x509_certificates(ca.root)) == 1
+        assert run_paypal(ca, paypal_headers(ca), roots=ca.root) == WEBHOOK_ID
+
+    def test_leaf_without_its_intermediate_is_untrusted_under_the_root(self, ca: FakeCA) -> None:
+        leaf_only = x509.load_pem_x509_certificates(ca.leaf)[0].public_bytes(serialization.Encoding.PEM)
+        server = CertServer({CERT_URL: leaf_only})
+        assert reason(lambda: run_paypal(ca, paypal_headers(ca), server=server)) == "untrusted_cert"
+
+    def test_intermediate_in_the_override_is_an_anchor(self, ca: FakeCA) -> None:
+        leaf, middle = x509.load_pem_x509_certificates(ca.leaf)
+        server = CertServer({CERT_URL: leaf.public_bytes(serialization.Encoding.PEM)})
+        roots = middle.public_bytes(serialization.Encoding.PEM)
+        assert run_paypal(ca, paypal_headers(ca), server=server, roots=roots) == WEBHOOK_ID
+
+    def test_the_leaf_cannot_act_as_an_intermediate(self, ca: FakeCA) -> None:
+        """A certificate without basicConstraints ca=True issues nothing, even when its key signed the next one."""
+        from datetime import UTC, datetime, timedelta
+
+        from cryptography.x509.oid import NameOID
+
+        paypal_leaf = x509.load_pem_x509_certificates(ca.leaf)[0]
+        signer = serialization.load_pem_private_key(ca.key, password=None)
+        assert isinstance(signer, rsa.RSAPrivateKey)
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        start = datetime.fromtimestamp(NOW, tz=UTC) - timedelta(days=1)
+        forged = (x509.CertificateBuilder()
+                  .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "api.paypal.com")]))
+                  .issuer_name(paypal_leaf.subject).public_key(key.public_key())
+                  .serial_number(x509.random_serial_number()).not_valid_before(start)
+                  .not_valid_after(start + timedelta(days=10)).sign(signer, hashes.SHA256()))
+        key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption())
+        headers = sign_paypal(BODY, WEBHOOK_ID, key_pem, CERT_URL, TRANSMISSION_ID, paypal_transmission_time(NOW))
+        server = CertServer({CERT_URL: forged.public_bytes(serialization.Encoding.PEM) + ca.leaf})
+        assert reason(lambda: run_paypal(ca, headers, server=server)) == "untrusted_cert"
 
     def test_signed_string_format(self, ca: FakeCA) -> None:
         headers = paypal_headers(ca)

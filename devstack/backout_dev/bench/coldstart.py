@@ -40,9 +40,6 @@ COLD_PATH_PROVIDER = {"platform_webhooks": "woocommerce", "gateway_webhooks": "s
 _ACK_CHILD = r"""
 import importlib.util, json, sys
 spec = json.load(sys.stdin)
-module_spec = importlib.util.spec_from_file_location("app", spec["path"])
-app = importlib.util.module_from_spec(module_spec)
-module_spec.loader.exec_module(app)
 import boto3
 from botocore.awsrequest import AWSResponse
 
@@ -60,29 +57,51 @@ def null_endpoint(request, **kwargs):  # answers like AWS, stores nothing
 from botocore import handlers
 handlers.BUILTIN_HANDLERS.append(("before-send", null_endpoint))  # every session made from now on
 before = set(sys.modules)
+module_spec = importlib.util.spec_from_file_location("app", spec["path"])
+app = importlib.util.module_from_spec(module_spec)
+module_spec.loader.exec_module(app)  # a receiver loads and checks its webhook configuration here (init)
 status = app.handler(spec["event"], None)["statusCode"]
 print(json.dumps({"status": status, "imported": sorted(set(sys.modules) - before)}))
 """
 
-_CHILD = r"""
+#: Run before a receiver module is imported: its init reads the webhook secret (answered ``{}``, no network).
+_NULL_SECRET = r"""
+import json as _json
+from botocore import handlers as _handlers
+from botocore.awsrequest import AWSResponse as _Response
+
+class _Raw:
+    def __init__(self, body): self.body = body
+    def stream(self, **kwargs): yield self.body
+
+def _null(request, **kwargs):
+    body = {"Name": "s", "ARN": "arn:aws:secretsmanager:us-east-1:1:secret:s", "SecretString": "{}"}
+    return _Response(request.url, 200, {}, _Raw(_json.dumps(body).encode()))
+
+_handlers.BUILTIN_HANDLERS.append(("before-send", _null))
+"""
+
+_CHILD = "NULL_SECRET = " + repr(_NULL_SECRET) + r"""
 import importlib.util, sys, time
 path = sys.argv[1]
 start = time.process_time()
 if path == "-":
     import boto3
 else:
+    exec(NULL_SECRET)  # a receiver's init reads the webhook secret (botocore's import is its own cost anyway)
     spec = importlib.util.spec_from_file_location("app", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
 print(time.process_time() - start)
 """
 
-_COLD_CHILD = r"""
+_COLD_CHILD = "NULL_SECRET = " + repr(_NULL_SECRET) + r"""
 import importlib, importlib.util, sys, time
 path, extra = sys.argv[1], [m for m in sys.argv[2].split(",") if m]
 start = time.process_time()
 import boto3
 middle = time.process_time()
+exec(NULL_SECRET)  # a receiver's init reads the webhook secret: its client and call are on the cold path
 spec = importlib.util.spec_from_file_location("app", path)
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)

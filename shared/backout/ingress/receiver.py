@@ -56,6 +56,14 @@ from typing import Any, NamedTuple
 
 from backout import aws
 from backout.ingress import verify
+from backout.ingress.config import (
+    DEFAULT_RETENTION_DAYS,
+    ConfigError,
+    Settings,
+    check_config,
+    load_webhook_config,
+)
+from backout.ingress.config import int_env as _int_env
 from backout.ingress.keys import OZON_POLLED_TYPE, MalformedPayload, identify
 
 #: Headers never stored with a delivery (credentials and signatures): any name containing one of these.
@@ -66,10 +74,6 @@ _SECRET_HEADER = re.compile("|".join(map(re.escape, _SECRET_HEADER_HINTS)))
 MAX_KEY_BYTES = 1024
 #: Longest topic stored with a delivery (it is only a label).
 MAX_TOPIC_CHARS = 256
-
-DEFAULT_MAX_BODY_BYTES = 262144
-DEFAULT_REPLAY_WINDOW_SECONDS = 300
-DEFAULT_RETENTION_DAYS = 35
 
 #: How long the receiver waits for PayPal's certificate host (the sender gives up at a few seconds).
 PAYPAL_CERT_TIMEOUT_SECONDS = 2.0
@@ -128,10 +132,6 @@ class Rejected(Exception):
         self.reason = reason
 
 
-class ConfigError(RuntimeError):
-    """The webhook configuration is missing or malformed (our fault: 500)."""
-
-
 class Unavailable(RuntimeError):
     """A dependency we need is unreachable right now (our fault: 503, retried)."""
 
@@ -142,55 +142,6 @@ class CertUnavailable(Exception):
 
 # --------------------------------------------------------------------------
 # configuration
-
-
-class Settings(NamedTuple):
-    """The receiver's settings from the function's environment.
-
-    A receiver function reads them once, when its handler is made (a Lambda
-    function's environment is fixed for the life of its process, and
-    Powertools reads its own settings at import the same way); a direct call
-    of :func:`receive` without them reads the environment then.
-    """
-
-    secrets_name: str | None
-    max_body_bytes: int
-    replay_window_seconds: int
-    retention_days: int
-
-    @classmethod
-    def from_env(cls) -> Settings:
-        return cls(os.environ.get("WEBHOOK_SECRETS_NAME"), _int_env("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
-                   _int_env("REPLAY_WINDOW_SECONDS", DEFAULT_REPLAY_WINDOW_SECONDS),
-                   _int_env("INBOX_RETENTION_DAYS", DEFAULT_RETENTION_DAYS))
-
-
-def _int_env(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise ConfigError(f"environment variable {name} must be a whole number, not {value[:40]!r}") from None
-    if number <= 0:
-        raise ConfigError(f"environment variable {name} must be positive, not {number}")
-    return number
-
-
-def load_webhook_config(settings: Settings | None = None) -> Mapping[str, Any]:
-    """The webhook configuration (one JSON secret, cached by Powertools parameters)."""
-    from aws_lambda_powertools.utilities import parameters
-
-    from backout.credentials import SECRET_MAX_AGE_SECONDS
-
-    name = (settings or Settings.from_env()).secrets_name
-    if name is None:
-        raise RuntimeError("missing environment variable WEBHOOK_SECRETS_NAME")
-    value = parameters.get_secret(name, transform="json", max_age=SECRET_MAX_AGE_SECONDS)
-    if not isinstance(value, dict):
-        raise ConfigError("the webhook secret must hold a JSON object")
-    return value
 
 
 def _entry(config: Mapping[str, Any], provider: str) -> Any:
@@ -309,9 +260,7 @@ def _fetch_via_module(url: str) -> bytes:
 def _paypal(d: Delivery, config: Mapping[str, Any], now: float, settings: Settings) -> None:
     paypal = _settings(config, "paypal")
     ids = _strings(paypal.get("webhook_ids"), "paypal.webhook_ids")
-    roots = paypal.get("trusted_roots_pem")
-    if roots is not None and not (isinstance(roots, str) and "BEGIN CERTIFICATE" in roots):
-        raise ConfigError("paypal.trusted_roots_pem: expected PEM certificates")
+    roots = paypal.get("trusted_roots_pem")  # checked by check_config before any delivery reads it
     try:
         verify.verify_paypal(d.raw, d.headers, ids, now=now, tolerance=settings.replay_window_seconds,
                              fetch_cert=_fetch_via_module,
@@ -457,6 +406,15 @@ def rejected_answer(provider: str, status: int, reason: str) -> Answer:
 
 Put = Callable[[dict[str, Any]], bool]
 
+#: The configuration object last checked for each provider (a reloaded one, after a rotation, is checked again).
+_checked: dict[str, Mapping[str, Any]] = {}
+
+
+def _check_once(config: Mapping[str, Any], provider: str) -> None:
+    if _checked.get(provider) is not config:
+        check_config(config, (provider,))
+        _checked[provider] = config
+
 
 def receive(delivery: Delivery, *, now: float | None = None, config: Mapping[str, Any] | None = None,
             put: Put | None = None, settings: Settings | None = None) -> Answer:
@@ -484,6 +442,7 @@ def receive(delivery: Delivery, *, now: float | None = None, config: Mapping[str
         if not _is_json(delivery.headers):
             raise Rejected(415, "content-type must be application/json")
         cfg = load_webhook_config(settings) if config is None else config
+        _check_once(cfg, provider)
         try:
             rules.before(delivery, cfg, now, settings)
             text, body = _parse(delivery.raw)
@@ -610,13 +569,24 @@ def put_inbox_item(item: dict[str, Any]) -> bool:
 
 
 
-def api_handler(served: Sequence[str] | frozenset[str], logger: Any) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+def api_handler(served: Sequence[str] | frozenset[str], logger: Any, *,
+                load_config: Callable[[Settings], Mapping[str, Any]] | None = None,
+                ) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """The Lambda handler of a receiver function serving the providers ``served``.
 
-    ``logger`` is the function's Powertools Logger (passed in so this module stays light).
+    Made once per process (the Lambda init phase): the settings are read and
+    the webhook configuration is loaded and checked here, so a configuration
+    that could not verify a real delivery stops the function from starting,
+    with a :class:`ConfigError` naming the setting, instead of answering 500 to
+    every delivery (``load_config`` replaces the Secrets Manager read). ``logger`` is the function's Powertools Logger (passed in
+    so this module stays light).
     """
 
     settings = Settings.from_env()
+    config = (load_config or load_webhook_config)(settings)  # start-up: a configuration that cannot verify is refused here
+    check_config(config, served)
+    for provider in served:
+        _checked[provider] = config
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         answer = answer_api_event(event, served, settings)

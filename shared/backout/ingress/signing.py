@@ -136,10 +136,13 @@ def sign_paypal(
 
 
 def make_fake_paypal_ca(now: float, *, leaf_cn: str = "api.paypal.com") -> tuple[bytes, bytes, bytes]:
-    """Create a throw-away CA and a leaf certificate for PayPal-style tests.
+    """Create a throw-away chain shaped like PayPal's: a root, an intermediate CA, and a signing leaf.
 
-    Returns ``(root_cert_pem, leaf_cert_pem, leaf_key_pem)``; both
-    certificates are valid from ``now - 1 day`` to ``now + 30 days``.
+    Returns ``(root_cert_pem, served_pem, leaf_key_pem)``: ``served_pem`` is
+    what PayPal serves at its certificate URL, the leaf followed by the
+    intermediate that issued it, so a verifier trusting the root alone must
+    take the intermediate from the served document. Every certificate is
+    valid from ``now - 1 day`` to ``now + 30 days``.
     """
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
@@ -148,42 +151,30 @@ def make_fake_paypal_ca(now: float, *, leaf_cn: str = "api.paypal.com") -> tuple
 
     start = datetime.fromtimestamp(now, tz=UTC) - timedelta(days=1)
     end = start + timedelta(days=31)
-    root_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    leaf_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    root_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Backout Test Root CA")])
-    leaf_name = x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Backout test (not PayPal)"),
-            x509.NameAttribute(NameOID.COMMON_NAME, leaf_cn),
-        ]
-    )
-    root = (
-        x509.CertificateBuilder()
-        .subject_name(root_name)
-        .issuer_name(root_name)
-        .public_key(root_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(end)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .sign(root_key, hashes.SHA256())
-    )
-    leaf = (
-        x509.CertificateBuilder()
-        .subject_name(leaf_name)
-        .issuer_name(root_name)
-        .public_key(leaf_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(end)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(leaf_cn)]), critical=False)
-        .sign(root_key, hashes.SHA256())
-    )
+
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Backout test (not PayPal)"),
+                          x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    def issue(subject: x509.Name, key: rsa.RSAPrivateKey, issuer: x509.Name, signer: rsa.RSAPrivateKey,
+              ca: bool, path_length: int | None) -> x509.Certificate:
+        builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number()).not_valid_before(start).not_valid_after(end)
+                   .add_extension(x509.BasicConstraints(ca=ca, path_length=path_length), critical=True))
+        if not ca:
+            builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(leaf_cn)]), critical=False)
+        return builder.sign(signer, hashes.SHA256())
+
+    root_key, middle_key, leaf_key = (rsa.generate_private_key(public_exponent=65537, key_size=2048)
+                                      for _ in range(3))
+    root_name, middle_name = name("Backout Test Root CA"), name("Backout Test Intermediate CA")
+    root = issue(root_name, root_key, root_name, root_key, True, 1)
+    middle = issue(middle_name, middle_key, root_name, root_key, True, 0)
+    leaf = issue(name(leaf_cn), leaf_key, middle_name, middle_key, False, None)
     leaf_key_pem = leaf_key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
     pem = serialization.Encoding.PEM
-    return root.public_bytes(pem), leaf.public_bytes(pem), leaf_key_pem
+    return root.public_bytes(pem), leaf.public_bytes(pem) + middle.public_bytes(pem), leaf_key_pem

@@ -480,17 +480,18 @@ def _fetch_pem(url: str, fetch_cert: Callable[[str], bytes]) -> bytes:
 
 
 class _PayPalCert(NamedTuple):
-    """What a certificate document and the trusted roots say, apart from the time (worked out once per pair).
+    """What a certificate document and the anchors say, apart from the time (worked out once per pair).
 
-    ``issuers`` holds the validity windows (unix seconds) of the trusted roots
-    that directly issued the certificate, ``None`` when no roots are
-    configured; ``key`` is its RSA public key, ``None`` for another kind.
+    ``chains`` holds, for every path from the leaf to a trusted anchor, the
+    validity windows (unix seconds) of the certificates above the leaf
+    (empty: the leaf chains to no anchor); ``key`` is the leaf's RSA public
+    key, ``None`` for another kind.
     """
 
     not_before: float
     not_after: float
     names_paypal: bool
-    issuers: tuple[tuple[float, float], ...] | None
+    chains: tuple[tuple[tuple[float, float], ...], ...]
     key: Any
 
 
@@ -507,61 +508,47 @@ def _cert_names(cert: x509.Certificate) -> list[str]:
     return names + san.value.get_values_for_type(x509.DNSName)
 
 
-def _validity(cert: x509.Certificate) -> tuple[float, float]:
-    """``(not before, not after)`` in unix seconds, to compare with ``now`` without building datetimes."""
-    return cert.not_valid_before_utc.timestamp(), cert.not_valid_after_utc.timestamp()
-
-
-def _issuing_roots(cert: x509.Certificate, roots_pem: bytes) -> tuple[tuple[float, float], ...]:
-    """Validity windows of the trusted roots that directly issued ``cert`` (one RSA verify per root)."""
-    from cryptography import x509
-    from cryptography.exceptions import InvalidSignature
-
-    windows = []
-    for root in x509.load_pem_x509_certificates(roots_pem):
-        try:
-            cert.verify_directly_issued_by(root)
-        except (ValueError, TypeError, InvalidSignature):
-            continue
-        windows.append(_validity(root))
-    return tuple(windows)
-
-
 @lru_cache(maxsize=PAYPAL_PARSED_CERTS)
-def _inspect_paypal_cert(pem: bytes, trusted_roots_pem: bytes | None) -> _PayPalCert:
-    """Parse the leaf certificate and check what does not depend on the time: names, issuer, key type.
+def _inspect_paypal_cert(pem: bytes, anchors_pem: bytes) -> _PayPalCert:
+    """Parse the served document (the leaf first, then PayPal's intermediates) and check what does not
+    depend on the time: names, the chain to an anchor, key type.
 
-    Cached by the exact bytes of the document and of the roots, so each
+    Cached by the exact bytes of the document and of the anchors, so each
     delivery pays one RSA verify (its own signature) instead of a parse and
-    a chain verify; a new certificate or new roots are inspected afresh.
+    a chain verify; a new certificate or new anchors are inspected afresh.
     Failures are not cached.
     """
-    from cryptography import x509
     from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives.asymmetric import rsa
 
+    from backout.ingress import paypal_trust
+
     try:
-        cert = x509.load_pem_x509_certificate(pem)
+        served = paypal_trust.load_certificates(pem)
     except ValueError:
         raise SignatureError("malformed_cert") from None
+    leaf, intermediates = served[0], served[1:]
+    published = paypal_trust.load_certificates(paypal_trust.published_chain_pem()[1])
     try:
-        key: Any = cert.public_key()
+        key: Any = leaf.public_key()
     except (ValueError, UnsupportedAlgorithm):
         key = None
-    return _PayPalCert(*_validity(cert), names_paypal=any(_is_paypal_host(n.lower()) for n in _cert_names(cert)),
-                       issuers=None if trusted_roots_pem is None else _issuing_roots(cert, trusted_roots_pem),
-                       key=key if isinstance(key, rsa.RSAPublicKey) else None)
+    low, high = leaf.not_valid_before_utc.timestamp(), leaf.not_valid_after_utc.timestamp()
+    chains = paypal_trust.chain_windows(leaf, intermediates + published, paypal_trust.load_certificates(anchors_pem))
+    return _PayPalCert(low, high, names_paypal=any(_is_paypal_host(n.lower()) for n in _cert_names(leaf)),
+                       chains=chains, key=key if isinstance(key, rsa.RSAPublicKey) else None)
 
 
 def _check_paypal_cert(cert: _PayPalCert, now: float) -> None:
-    """Dates, subject, then issuer: the leaf must be valid now, and so must a trusted root that issued it."""
+    """Dates, subject, then chain: the leaf must be valid now, and so must every certificate of one path
+    from it to a trusted anchor."""
     if now < cert.not_before:
         raise SignatureError("cert_not_yet_valid")
     if now > cert.not_after:
         raise SignatureError("cert_expired")
     if not cert.names_paypal:
         raise SignatureError("cert_subject_not_allowed")
-    if cert.issuers is not None and not any(low <= now <= high for low, high in cert.issuers):
+    if not any(all(low <= now <= high for low, high in path) for path in cert.chains):
         raise SignatureError("untrusted_cert")
 
 
@@ -570,7 +557,7 @@ def _paypal_cert(
     now: float,
     fetch_cert: Callable[[str], bytes],
     cert_cache: dict[str, bytes] | None,
-    trusted_roots_pem: bytes | None,
+    anchors_pem: bytes,
 ) -> _PayPalCert:
     """Fetch (or reuse) and validate the certificate at ``url``.
 
@@ -580,7 +567,7 @@ def _paypal_cert(
     cached = cert_cache.get(url) if cert_cache is not None else None
     pem = cached if cached is not None else _fetch_pem(url, fetch_cert)
     try:
-        cert = _inspect_paypal_cert(pem, trusted_roots_pem)
+        cert = _inspect_paypal_cert(pem, anchors_pem)
         _check_paypal_cert(cert, now)
     except SignatureError:
         if cert_cache is not None:
@@ -628,11 +615,13 @@ def verify_paypal(
     and results are cached by URL in ``cert_cache`` (what does not depend on
     the time is worked out once per certificate and roots, so a delivery
     costs one RSA verify). The certificate must be
-    valid at ``now``, name a paypal.com host and, when ``trusted_roots_pem``
-    is given, be directly issued by one of those certificates (pass PayPal's
-    issuing CA in production: without it any self-signed certificate served
-    from a paypal.com URL would be trusted). The transmission time must lie
-    within ``now ± tolerance``.
+    valid at ``now``, name a paypal.com host and chain, through the
+    intermediates served after it (or the one PayPal's SDK publishes), to a
+    trusted anchor, every certificate on the path valid at ``now``. The
+    anchors are ``trusted_roots_pem`` when given (the root alone is enough),
+    else PayPal's published root and certifi's DigiCert roots
+    (:mod:`backout.ingress.paypal_trust`); the chain is always checked. The
+    transmission time must lie within ``now ± tolerance``.
     """
     _check_raw(raw)
     ids = [str(webhook_id) for webhook_id in _sequence(webhook_ids, "webhook_ids")]
@@ -642,6 +631,10 @@ def verify_paypal(
     _check_window(sent_at, current, tolerance)
     signature = _decode_b64_signature(sig_b64, "paypal-transmission-sig")
     _check_paypal_cert_url(cert_url)
+    if trusted_roots_pem is None:
+        from backout.ingress.paypal_trust import default_anchors_pem
+
+        trusted_roots_pem = default_anchors_pem()
     cert = _paypal_cert(cert_url, current, fetch_cert, cert_cache, trusted_roots_pem)
     crc = zlib.crc32(raw) & 0xFFFFFFFF
     messages = [(wid, f"{transmission_id}|{transmission_time}|{wid}|{crc}".encode()) for wid in ids]
