@@ -323,9 +323,10 @@ class LocalStack:
             self.refs[logical] = logical
             self.attrs[(logical, "Arn")] = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{logical}"
         for logical, res in resources_of(self.template, "AWS::Serverless::StateMachine").items():
-            arn = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{logical}"
+            name = self._machine_name(logical, res)
+            arn = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
             self.refs[logical] = arn
-            self.attrs[(logical, "Name")] = logical
+            self.attrs[(logical, "Name")] = name
             self.attrs[(logical, "Arn")] = arn
         merged: dict[str, str] = {}
         code = io.BytesIO()
@@ -344,6 +345,11 @@ class LocalStack:
             props = res["Properties"]
             self.lambdas.load(logical, ROOT / props["CodeUri"], props["Handler"])
 
+    def _machine_name(self, logical: str, res: dict[str, Any]) -> str:
+        """The template's ``Name`` (functions that start executions build the ARN from it), else the logical id."""
+        name = res["Properties"].get("Name")
+        return str(self.resolver.resolve({"name": name})["name"]) if name else logical
+
     def _create_state_machines(self) -> None:
         sfn = self.client("stepfunctions")
         for logical, res in resources_of(self.template, "AWS::Serverless::StateMachine").items():
@@ -351,7 +357,7 @@ class LocalStack:
             text = (ROOT / props["DefinitionUri"]).read_text()
             for key, value in self.resolver.resolve(props.get("DefinitionSubstitutions", {})).items():
                 text = text.replace("${" + key + "}", str(value))
-            sfn.create_state_machine(name=logical, definition=text,
+            sfn.create_state_machine(name=self._machine_name(logical, res), definition=text,
                                      roleArn=f"arn:aws:iam::{ACCOUNT}:role/backout-local", type=props.get("Type", "STANDARD"))
 
     def _start_pollers(self) -> None:

@@ -31,7 +31,7 @@ RUNTIME = {"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_LAMBDA_FUNCTION_VERSION"}
 POWERTOOLS = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL",
               "POWERTOOLS_LOGGER_LOG_EVENT"}
 #: Helpers whose first argument names a variable (``aws.env``, the receiver's ``_int_env``, the saga's ``val``).
-READERS = {"env": "required", "_secret": "required", "_int_env": "optional", "val": "optional"}
+READERS = {"env": "required", "_secret": "required", "_int_env": "optional", "int_env": "optional", "val": "optional"}
 
 
 def _reads(tree: ast.AST) -> dict[str, bool]:
