@@ -28,6 +28,7 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
+from urllib.parse import parse_qsl
 
 from backout_dev.sender import LOCAL_SOURCE_IP_HEADER, paypal_cert_fetcher
 from backout_dev.template import http_routes
@@ -44,6 +45,14 @@ def local_source_ip(peer: str, headers: dict[str, str]) -> str:
     if claimed is None or not ipaddress.ip_address(peer).is_loopback:
         return peer
     return str(ipaddress.ip_address(claimed.strip()))
+
+
+def query_parameters(query: str) -> dict[str, str] | None:
+    """As API Gateway (payload 2.0) passes them: decoded, repeated names joined with commas, None when empty."""
+    pairs: dict[str, list[str]] = {}
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        pairs.setdefault(name, []).append(value)
+    return {k: ",".join(v) for k, v in pairs.items()} or None
 
 
 def _compile(path: str) -> re.Pattern[str]:
@@ -102,7 +111,7 @@ class LocalHttpApi:
             text = None
         return {
             "version": "2.0", "routeKey": f"{method} {route}", "rawPath": raw_path, "rawQueryString": query,
-            "headers": headers, "pathParameters": params or None,
+            "headers": headers, "pathParameters": params or None, "queryStringParameters": query_parameters(query),
             "requestContext": {"http": {"method": method, "path": raw_path, "sourceIp": source_ip,
                                         "protocol": "HTTP/1.1", "userAgent": headers.get("user-agent", "")},
                                "requestId": str(uuid.uuid4()), "routeKey": f"{method} {route}", "stage": "$default",
