@@ -1,16 +1,8 @@
-"""`backout audit`: run the inventory audit on the local stack and print the differing SKUs."""
+"""`backout audit` output: the inventory audit's findings (POST /operator/audit's answer)."""
 
 from __future__ import annotations
 
 from typing import Any, TextIO
-
-
-def run_audit() -> dict[str, Any]:
-    """Run the audit in process (what the scheduled AuditFunction does) and return its summary."""
-    from backout.ops.audit import InventoryAudit
-    from backout.ops.publish import publish_audit
-
-    return publish_audit(InventoryAudit().run())
 
 
 def print_audit(summary: dict[str, Any], out: TextIO) -> int:

@@ -4,13 +4,20 @@
     backout serve [--port N]  keep the local stack running (HTTP API and the console on localhost)
     backout console [--stack NAME] [--port N]  the operator's web console on 127.0.0.1 (local stack by default)
     backout send FILE [...]   re-sign sample events with the local secrets and post them
-    backout timeline ORDER    print an order's timeline from a running `backout serve`
-    backout approve ORDER     approve a held cancellation (operator)
-    backout reject ORDER      reject a held cancellation (operator)
-    backout model             the model-based adversarial generator (--examples N --steps M)
-    backout report [--chart P] cancellation rates vs the guardrails; PNG chart of weekly cancellations
+
+  operator commands (the local stack, or a deployed one with --stack NAME [--region R] [--profile P]):
+    backout holds             every order waiting for a person: reason, age, amount owed, deadline
+    backout find TEXT         orders by platform order number, payment id, refund id or tracking number
+    backout timeline ORDER    print an order's record and timeline
+    backout approve ORDER     approve a held cancellation (--note TEXT)
+    backout reject ORDER      reject a held cancellation (--note TEXT)
+    backout dead-letters      list the dead letters without consuming them
     backout replay            re-drive the dead-letter queues, each message exactly once
+    backout report [--chart P] cancellation rates vs the guardrails; PNG chart of weekly cancellations
     backout audit             reconcile the stock ledger with the counts; list differing SKUs
+
+  development:
+    backout model             the model-based adversarial generator (--examples N --steps M)
     backout bench [--quick]   measure the performance budgets side by side; five tables (docs/bench.md)
     backout soak [--orders N --deliveries M]  exactly-once simulation with faults; summary table (docs/simulation.md)
     backout security [--fuzz N]  forged, malformed and fuzzed requests at every route; counts accepted wrongly
@@ -22,9 +29,8 @@ import argparse
 import json
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
+from typing import Any, Callable
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -104,27 +110,36 @@ def _cmd_send(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _cmd_decide(args: argparse.Namespace) -> int:
-    url = f"{_endpoint(args)}/operator/orders/{args.order}/decision"
-    data = json.dumps({"decision": args.command, "note": args.note}).encode()
-    req = urllib.request.Request(url, data=data, method="POST", headers={"content-type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - loopback
-            print(resp.read().decode())
-            return 0
-    except urllib.error.HTTPError as exc:
-        print(f"{args.order}: HTTP {exc.code} {exc.read().decode()}", file=sys.stderr)
-        return 1
+def _target(args: argparse.Namespace) -> Any:
+    """The stack the operator command works on: ``--stack NAME`` (deployed), else the local stack."""
+    from backout_dev.targets import open_target
+
+    return open_target(getattr(args, "stack", None), region=getattr(args, "region", None),
+                       profile=getattr(args, "profile", None), url=getattr(args, "url", None))
 
 
-def _cmd_timeline(args: argparse.Namespace) -> int:
-    url = f"{_endpoint(args)}/operator/orders/{args.order}/timeline"
-    try:
-        with urllib.request.urlopen(url, timeout=10) as resp:  # noqa: S310 - loopback
-            data = json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        print(f"{args.order}: HTTP {exc.code}", file=sys.stderr)
-        return 1
+def _operator(run: Callable[[Any, argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Run an operator command on its target; a refusal or an unreachable stack prints its reason, exit 1."""
+    from backout_dev.targets import TargetError
+
+    def call(args: argparse.Namespace) -> int:
+        try:
+            return run(_target(args), args)
+        except TargetError as exc:
+            what = f"{args.order}: " if getattr(args, "order", None) else ""
+            print(f"{what}{exc}", file=sys.stderr)
+            return 1
+
+    return call
+
+
+def _cmd_decide(target: Any, args: argparse.Namespace) -> int:
+    print(json.dumps(target.decide(args.order, args.command, args.note)))
+    return 0
+
+
+def _cmd_timeline(target: Any, args: argparse.Namespace) -> int:
+    data = target.order(args.order)
     order = data["order"]
     print(f"{args.order}  status={order['status']}  total={order['total']} {order['currency']}")
     for step in data["timeline"]:
@@ -132,22 +147,94 @@ def _cmd_timeline(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_ops(args: argparse.Namespace) -> int:
-    """report / replay / audit: run inside the `backout serve` process (moto lives there) and print here."""
-    from backout_dev import audit, replay, report
+def _cmd_holds(target: Any, args: argparse.Namespace) -> int:
+    holds = target.holds()
+    print(f"{len(holds)} order(s) waiting for a person on {target.name}")
+    for h in holds:
+        due = f"  {h['deadline_kind']} {h['deadline']}" if h.get("deadline") else ""
+        print(f"  {h['order_id']:<28} {h['reason']:<22} held {h['age_seconds'] // 3600:>4} h  "
+              f"owed {h['owed_minor']} {h['currency']} (minor units){due}")
+    return 0
 
-    with urllib.request.urlopen(f"{_endpoint(args)}/_local/ops/{'counts' if args.command == 'report' else args.command}",
-                                timeout=120) as resp:  # noqa: S310 - loopback
-        data = json.loads(resp.read())
-    if args.command == "report":
-        report.print_report(report.counts_from_json(data["counts"]), sys.stdout, Path(args.chart))
-        return 0
-    return (replay.print_results if args.command == "replay" else audit.print_audit)(data, sys.stdout)
+
+def _cmd_find(target: Any, args: argparse.Namespace) -> int:
+    matches = target.find(args.query)
+    for m in matches:
+        print(f"  {m['order_id']:<28} {m['status']:<18} matched {m['matched']}")
+    if not matches:
+        print(f"no order matches {args.query!r}", file=sys.stderr)
+    return 0 if matches else 1
+
+
+def _cmd_dead_letters(target: Any, args: argparse.Namespace) -> int:
+    letters = target.dead_letters()
+    print(f"{len(letters)} dead letter(s) on {target.name}")
+    for d in letters:
+        print(f"  {d['queue']:<26} {d['age_seconds'] // 60:>6} min  {d['id']}  {d['summary']}")
+    return 0
+
+
+def _cmd_replay(target: Any, args: argparse.Namespace) -> int:
+    from backout_dev import replay
+
+    return replay.print_results(target.replay(), sys.stdout)
+
+
+def _cmd_report(target: Any, args: argparse.Namespace) -> int:
+    from backout_dev import report
+
+    report.print_report(target.report(), sys.stdout, Path(args.chart) if args.chart else None)
+    return 0
+
+
+def _cmd_audit(target: Any, args: argparse.Namespace) -> int:
+    from backout_dev import audit
+
+    return audit.print_audit(target.audit(), sys.stdout)
+
+
+def _target_options() -> argparse.ArgumentParser:
+    """--url / --stack / --region / --profile, accepted after an operator command too."""
+    opts = argparse.ArgumentParser(add_help=False)
+    opts.add_argument("--url", default=argparse.SUPPRESS, help="a running local stack's URL")
+    opts.add_argument("--stack", default=argparse.SUPPRESS, help="a deployed CloudFormation stack's name")
+    opts.add_argument("--region", default=argparse.SUPPRESS, help="the deployed stack's region")
+    opts.add_argument("--profile", default=argparse.SUPPRESS, help="the AWS profile whose credentials sign")
+    return opts
+
+
+def _add_operator_commands(sub: Any) -> None:
+    opts = _target_options()
+    for verb in ("approve", "reject"):
+        decide = sub.add_parser(verb, parents=[opts], help=f"{verb} a held cancellation")
+        decide.add_argument("order")
+        decide.add_argument("--note", default="")
+        decide.set_defaults(fn=_operator(_cmd_decide))
+    timeline = sub.add_parser("timeline", parents=[opts], help="print an order's timeline")
+    timeline.add_argument("order")
+    timeline.set_defaults(fn=_operator(_cmd_timeline))
+    find = sub.add_parser("find", parents=[opts],
+                          help="find orders by platform order number, payment id, refund id or tracking number")
+    find.add_argument("query")
+    find.set_defaults(fn=_operator(_cmd_find))
+    for verb, fn, text in (("holds", _cmd_holds, "every order waiting for a person, oldest first"),
+                           ("dead-letters", _cmd_dead_letters, "list the dead letters without consuming them"),
+                           ("replay", _cmd_replay, "re-drive the dead-letter queues (each message deleted after success)"),
+                           ("audit", _cmd_audit, "run the inventory audit and list differing SKUs"),
+                           ("report", _cmd_report, "print the cancellation-rate table and write the weekly chart (PNG)")):
+        cmd = sub.add_parser(verb, parents=[opts], help=text)
+        if verb == "report":
+            cmd.add_argument("--chart", default=str(Path(".backout") / "cancellations.png"),
+                             help="PNG path ('' for none)")
+        cmd.set_defaults(fn=_operator(fn))
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `backout` command."""
     parser = argparse.ArgumentParser(prog="backout", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stack", help="operator commands: a deployed CloudFormation stack (default: the local stack)")
+    parser.add_argument("--region", help="the deployed stack's region (default: the AWS environment's)")
+    parser.add_argument("--profile", help="the AWS profile whose credentials sign the operator's calls")
     sub = parser.add_subparsers(dest="command", required=True)
     bench = sub.add_parser("bench", help="measure the performance budgets (five tables)")
     bench.add_argument("--quick", action="store_true", help="small sizes: a smoke run of every table")
@@ -176,24 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     send.add_argument("--url")
     send.add_argument("--secrets")
     send.set_defaults(fn=_cmd_send)
-    for verb in ("approve", "reject"):
-        decide = sub.add_parser(verb, help=f"{verb} a held cancellation on a running stack")
-        decide.add_argument("order")
-        decide.add_argument("--note", default="")
-        decide.add_argument("--url")
-        decide.set_defaults(fn=_cmd_decide)
-    timeline = sub.add_parser("timeline", help="print an order's timeline from a running stack")
-    timeline.add_argument("order")
-    timeline.add_argument("--url")
-    timeline.set_defaults(fn=_cmd_timeline)
-    for verb, text in (("report", "print the cancellation-rate table and write the weekly chart (PNG)"),
-                       ("replay", "re-drive the dead-letter queues (each message deleted after success)"),
-                       ("audit", "run the inventory audit and list differing SKUs")):
-        ops = sub.add_parser(verb, help=f"{text}, on a running stack")
-        ops.add_argument("--url")
-        if verb == "report":
-            ops.add_argument("--chart", default=str(Path(".backout") / "cancellations.png"), help="PNG path")
-        ops.set_defaults(fn=_cmd_ops)
+    _add_operator_commands(sub)
     from backout_dev import security
     from backout_dev.sim import soak
     from backout_dev.sim.model import run as model_run

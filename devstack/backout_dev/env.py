@@ -57,9 +57,7 @@ class LocalEnvironment:
                                 env={"STRIPE_API_BASE": self.stripe.url, "STRIPE_DISPUTES_API_BASE": self.stripe_disputes.url,
                                      "POWERTOOLS_LOG_LEVEL": self.log_level}, local_secrets=self.secrets)
         self.stack.start()
-        from backout_dev.report import dev_routes  # dev-only GET /_local/ops/{counts,replay,audit}
-
-        self.api = LocalHttpApi(self.stack, port=self.port, extra=dev_routes(self.stack)).start()
+        self.api = LocalHttpApi(self.stack, port=self.port).start()
         if self.secrets_file is not None:
             self.stack.dump_secrets(self.secrets_file)
             ENDPOINT_FILE.write_text(self.api.url)

@@ -11,6 +11,10 @@ Two things exist only here, for local development, and never in AWS:
   this header, so that ``backout send`` can post Ozon samples "from" Ozon's
   networks. The header is removed before the handler sees the request. API
   Gateway has no such header: there the source address is the real peer.
+* The AWS_IAM routes (the operator's) check SigV4 as API Gateway does (backout_dev.sigv4): an
+  unsigned or wrongly signed request is refused with 403 before any handler runs; a signed one
+  carries the caller in ``requestContext.authorizer.iam``. The keys it knows are the local
+  stack's (``stack.iam_keys``, by default the local credentials).
 * When the local secrets hold a fake PayPal CA (``paypal_local``), the
   receiver's certificate fetcher is replaced, while the API runs, by one
   that serves that CA's leaf certificate at its ``https://api.paypal.com/...``
@@ -27,10 +31,12 @@ import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
+from urllib.parse import parse_qsl
 
 from backout_dev.sender import LOCAL_SOURCE_IP_HEADER, paypal_cert_fetcher
-from backout_dev.template import http_routes
+from backout_dev import sigv4
+from backout_dev.template import http_routes, iam_routes
 
 _TEXTUAL = ("application/json", "text/", "application/x-www-form-urlencoded")
 
@@ -46,6 +52,14 @@ def local_source_ip(peer: str, headers: dict[str, str]) -> str:
     return str(ipaddress.ip_address(claimed.strip()))
 
 
+def query_parameters(query: str) -> dict[str, str] | None:
+    """As API Gateway (payload 2.0) passes them: decoded, repeated names joined with commas, None when empty."""
+    pairs: dict[str, list[str]] = {}
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        pairs.setdefault(name, []).append(value)
+    return {k: ",".join(v) for k, v in pairs.items()} or None
+
+
 def _compile(path: str) -> re.Pattern[str]:
     pattern = re.sub(r"\{(\w+)\+?\}", r"(?P<\1>[^/]+)", path)
     return re.compile(f"^{pattern}$")
@@ -54,10 +68,10 @@ def _compile(path: str) -> re.Pattern[str]:
 class LocalHttpApi:
     """A threaded HTTP server mapping template routes to in-process handlers."""
 
-    def __init__(self, stack: Any, port: int = 0, extra: dict[str, Callable[[dict[str, str]], tuple[int, Any]]] | None = None) -> None:
+    def __init__(self, stack: Any, port: int = 0) -> None:
         self.stack = stack
         self.routes = [(m, _compile(p), p, fn) for m, p, fn in http_routes(stack.template)]
-        self.extra = [(_compile(p), fn) for p, fn in (extra or {}).items()]
+        self.iam = iam_routes(stack.template)
         self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -91,6 +105,14 @@ class LocalHttpApi:
             receiver.clear_paypal_cert_cache()
             self._saved_fetcher = None
 
+    def caller(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> tuple[dict[str, str] | None, str]:
+        """The IAM caller of a SigV4-signed request, or (None, why it is refused)."""
+        from backout_dev.stack import ACCOUNT, LOCAL_ENV, REGION
+
+        keys = getattr(self.stack, "iam_keys", None) or {LOCAL_ENV["AWS_ACCESS_KEY_ID"]: LOCAL_ENV["AWS_SECRET_ACCESS_KEY"]}
+        key, reason = sigv4.verify(method, f"http://{headers.get('host', '')}{raw_path}", headers, body, keys, REGION)
+        return (sigv4.iam_identity(key, ACCOUNT), "") if key else (None, reason)
+
     def to_event(self, method: str, raw_path: str, query: str, headers: dict[str, str], body: bytes,
                  route: str, params: dict[str, str], source_ip: str) -> dict[str, Any]:
         """The API Gateway v2 event for one request."""
@@ -102,7 +124,7 @@ class LocalHttpApi:
             text = None
         return {
             "version": "2.0", "routeKey": f"{method} {route}", "rawPath": raw_path, "rawQueryString": query,
-            "headers": headers, "pathParameters": params or None,
+            "headers": headers, "pathParameters": params or None, "queryStringParameters": query_parameters(query),
             "requestContext": {"http": {"method": method, "path": raw_path, "sourceIp": source_ip,
                                         "protocol": "HTTP/1.1", "userAgent": headers.get("user-agent", "")},
                                "requestId": str(uuid.uuid4()), "routeKey": f"{method} {route}", "stage": "$default",
@@ -132,12 +154,6 @@ class LocalHttpApi:
                 path, _, query = self.path.partition("?")
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                for pattern, fn in api.extra:
-                    m = pattern.match(path)
-                    if m and self.command == "GET":
-                        status, data = fn(m.groupdict())
-                        self._send(status, json.dumps(data, default=str).encode(), {"Content-Type": "application/json"})
-                        return
                 for method, pattern, route, function in api.routes:
                     m = pattern.match(path)
                     if m and method == self.command:
@@ -149,6 +165,13 @@ class LocalHttpApi:
                                        {"Content-Type": "application/json"})
                             return
                         event = api.to_event(method, path, query, headers, body, route, m.groupdict(), source_ip)
+                        if (method, route) in api.iam:
+                            caller, reason = api.caller(method, self.path, headers, body)
+                            if caller is None:
+                                self._send(403, json.dumps({"message": f"Forbidden: {reason}"}).encode(),
+                                           {"Content-Type": "application/json"})
+                                return
+                            event["requestContext"]["authorizer"] = {"iam": caller}
                         self._proxy(function, event)
                         return
                 self._send(404, b'{"message":"Not Found"}', {"Content-Type": "application/json"})

@@ -1,30 +1,16 @@
-"""`backout replay`: re-drive the local stack's dead-letter queues (each message deleted only after success)."""
+"""`backout replay` output, and the local stack's replay in process (the deployed code, backout.ops.deadletters)."""
 
 from __future__ import annotations
 
 from typing import Any, TextIO
 
-from backout.ops.replay import ReplayResult, dispatch_handler, invoke_handler, replay_queue
-
-#: Dead-letter queue (template logical id) -> how its messages are re-driven.
-QUEUES = ("DispatchDeadLetterQueue", "ScheduledDeadLetterQueue")
+from backout.ops.deadletters import QUEUES, ReplayResult, replay_results
 
 
 def replay_all(stack: Any) -> list[ReplayResult]:
-    """Replay every dead-letter queue of a running LocalStack, in process."""
-    from backout.dispatch import Dispatcher
-
-    dispatcher = Dispatcher()
-    handlers = {"DispatchDeadLetterQueue": dispatch_handler(dispatcher.handle_delivery),
-                "ScheduledDeadLetterQueue": invoke_handler(lambda fn, payload: stack.invoke(fn.rsplit(":", 1)[-1],
-                                                                                            payload))}
-    return [replay_queue(stack.refs[q], handlers[q], q, stack.client("sqs")) for q in QUEUES if q in stack.refs]
-
-
-def as_dict(results: list[ReplayResult]) -> dict[str, Any]:
-    """JSON-friendly results (for the local API's dev route)."""
-    return {"queues": [{"queue": r.queue, "messages": r.messages, "redriven": r.redriven, "failures": r.failures}
-                       for r in results]}
+    """Replay every dead-letter queue of a running LocalStack, as POST /operator/dead-letters/replay does."""
+    queues = {q: stack.refs[q] for q in QUEUES if q in stack.refs}
+    return replay_results(queues, "DispatcherFunction", sqs=stack.client("sqs"))
 
 
 def print_results(data: dict[str, Any], out: TextIO) -> int:
@@ -36,4 +22,6 @@ def print_results(data: dict[str, Any], out: TextIO) -> int:
         for failure in q["failures"]:
             out.write(f"  ! {failure}\n")
         failed += len(q["failures"])
+    if data.get("remaining"):
+        out.write("  time ran out: more messages wait on the queues; run `backout replay` again\n")
     return 1 if failed else 0

@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import re
 from datetime import datetime, timedelta, timezone
-from typing import Mapping
+from typing import Any, Mapping
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -65,3 +65,26 @@ def verify(method: str, url: str, headers: Mapping[str, str], body: bytes,
     if not hmac.compare_digest(expected, m["sig"]):
         return None, "signature does not match"
     return m["key"], ""
+
+
+def sign_local(method: str, url: str, body: bytes = b"", headers: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``sign`` with the local stack's credentials (what its HTTP API's IAM check accepts)."""
+    from backout_dev.stack import LOCAL_ENV, REGION
+
+    creds = Credentials(LOCAL_ENV["AWS_ACCESS_KEY_ID"], LOCAL_ENV["AWS_SECRET_ACCESS_KEY"])
+    return sign(method, url, body, creds, REGION, headers)
+
+
+def iam_identity(access_key: str, account: str) -> dict[str, str]:
+    """``requestContext.authorizer.iam`` as API Gateway passes it for a caller's access key (a user's)."""
+    return {"accessKey": access_key, "accountId": account, "callerId": access_key, "userId": access_key,
+            "userArn": f"arn:aws:iam::{account}:user/{access_key}"}
+
+
+def local_request(url: str, data: bytes | None = None, method: str = "GET",
+                  headers: Mapping[str, str] | None = None) -> Any:
+    """A ``urllib.request.Request`` to the local stack, signed with its credentials (for the IAM routes)."""
+    import urllib.request
+
+    signed = sign_local(method, url, data or b"", headers)
+    return urllib.request.Request(url, data=data, method=method, headers=signed)

@@ -283,6 +283,9 @@ class LocalStack:
                 "TableName": name, "KeySchema": props["KeySchema"],
                 "AttributeDefinitions": props["AttributeDefinitions"], "BillingMode": "PAY_PER_REQUEST",
             }
+            for index in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):  # as the template declares them
+                if props.get(index):
+                    kwargs[index] = props[index]
             if "StreamSpecification" in props:
                 kwargs["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
             desc = ddb.create_table(**kwargs)["TableDescription"]

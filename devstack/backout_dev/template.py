@@ -116,3 +116,14 @@ def http_routes(template: dict[str, Any]) -> list[tuple[str, str, str]]:
             if ev["Type"] == "HttpApi":
                 routes.append((ev["Properties"]["Method"].upper(), ev["Properties"]["Path"], logical))
     return routes
+
+
+def iam_routes(template: dict[str, Any]) -> set[tuple[str, str]]:
+    """(method, path) of every HttpApi route whose authorizer is AWS_IAM (API Gateway checks SigV4 there)."""
+    routes = set()
+    for res in resources_of(template, "AWS::Serverless::Function").values():
+        for ev in (res["Properties"].get("Events") or {}).values():
+            props = ev.get("Properties") or {}
+            if ev["Type"] == "HttpApi" and (props.get("Auth") or {}).get("Authorizer") == "AWS_IAM":
+                routes.add((props["Method"].upper(), props["Path"]))
+    return routes

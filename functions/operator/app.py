@@ -1,4 +1,4 @@
-"""Operator API: an order's timeline; approve or reject a held cancellation (IAM auth)."""
+"""Operator API (IAM auth): the hold queue, finding an order, its timeline; approve or reject a held cancellation."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from pydantic import BaseModel, Field, ValidationError
 
 from backout.errors import IllegalTransition, OrderNotFound
 from backout.operator import DecisionConflict, decide
+from backout.ops.find import find_orders
+from backout.ops.holds import list_holds
 from backout.ops.logs import saga_logger
 from backout.repo.orders import OrdersRepository
 
@@ -31,6 +33,21 @@ def _actor() -> str:
     ctx = app.current_event.request_context
     iam = (ctx.raw_event.get("authorizer") or {}).get("iam") or {}
     return str(iam.get("userArn") or iam.get("userId") or "local-operator")
+
+
+@app.get("/operator/holds")
+def holds() -> dict[str, Any]:
+    """Every order waiting for a person, oldest first."""
+    return _json_safe({"holds": list_holds(OrdersRepository())})
+
+
+@app.get("/operator/find")
+def find() -> dict[str, Any]:
+    """Orders matching a platform order number, payment id, refund id or tracking number."""
+    query = app.current_event.get_query_string_value("q", "") or ""
+    if not query.strip():
+        raise BadRequestError("q is required: a platform order number, payment id, refund id or tracking number")
+    return {"matches": find_orders(query, OrdersRepository())}
 
 
 @app.get("/operator/orders/<order_id>/timeline")

@@ -282,7 +282,8 @@ class Dispatcher:
         order_id = str(ev.order_id)
         request = {"request_id": ev.request_id, "initiator": ev.initiator.value, "reason": ev.reason,
                    "provider": ev.provider, "source_id": ev.source_id, "requested_at": ev.occurred_at.isoformat(),
-                   "platform_cancellation_id": ev.platform_cancellation_id}
+                   "platform_cancellation_id": ev.platform_cancellation_id,
+                   "auto_approve_at": ev.auto_approve_at.isoformat() if ev.auto_approve_at else None}
         recorded = self.repo.record_request(order_id, request)
         if recorded:
             self.repo.append_timeline(order_id, "cancel_requested", {k: v for k, v in request.items() if v})

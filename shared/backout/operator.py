@@ -20,6 +20,8 @@ from backout.repo.orders import OrdersRepository
 from backout.saga.waits import OPERATOR
 
 Decision = Literal["approve", "reject"]
+#: The timeline step of each decision ("operator_" + verb + "d" gave "operator_rejectd").
+TIMELINE_STEP: dict[str, str] = {"approve": "operator_approved", "reject": "operator_rejected"}
 
 
 class DecisionConflict(BackoutError):
@@ -46,7 +48,7 @@ def decide(order_id: str, decision: Decision, actor: str, note: str, repo: Order
     repo.record_fact(order_id, Fact(kind=FactKind.OPERATOR, object_id=f"{request_id}@{token.get('saved_at', '')}",
                                     state=decision, at=now, request_id=request_id, source_id=f"operator:{actor}",
                                     detail={"note": note, "hold": str(token.get("reason") or "")}))
-    repo.append_timeline(order_id, f"operator_{decision}d", {"actor": actor, "note": note, "request_id": request_id,
+    repo.append_timeline(order_id, TIMELINE_STEP[decision], {"actor": actor, "note": note, "request_id": request_id,
                                                               "hold": str(token.get("reason") or "")})
     stepfunctions.complete(str(token["token"]), {"decision": decision, "actor": actor}, None)
     return {"order_id": order_id, "decision": decision, "request_id": request_id}

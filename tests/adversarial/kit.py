@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from backout.repo.inventory import InventoryRepository
+from backout_dev.sigv4 import local_request
 from backout_dev.sim.model.ledgers import Money, backout_status, paypal_money, stripe_money
 from backout_dev.sim.model.drive import post_signed, sample
 from tests.conftest import Shop, order_body_for
@@ -112,8 +113,11 @@ def dispute_event(env: Any, kind: str, dispute: dict[str, Any]) -> None:
 def http(env: Any, method: str, path: str, body: bytes | None = None,
          headers: dict[str, str] | None = None) -> tuple[int, Any, str]:
     """One request to the local HTTP API: (status, parsed JSON or None, raw text)."""
-    req = urllib.request.Request(env.url + path, data=body, method=method,
-                                 headers={"content-type": "application/json", **(headers or {})})
+    headers = {"content-type": "application/json", **(headers or {})}
+    if path.startswith("/operator/"):  # the IAM routes: signed with the local stack's credentials, as AWS wants
+        req = local_request(env.url + path, data=body, method=method, headers=headers)
+    else:
+        req = urllib.request.Request(env.url + path, data=body, method=method, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 - loopback
             code, raw = int(resp.status), resp.read().decode("utf-8", "replace")

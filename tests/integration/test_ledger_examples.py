@@ -21,6 +21,7 @@ from backout.dispatch import Dispatcher
 from backout.domain.events import PlatformCancellationDecided
 from backout.repo.inventory import InventoryRepository
 from backout.repo.orders import OrdersRepository
+from backout_dev.sigv4 import local_request
 from backout_dev.sim.model.bodies import aftership
 from backout_dev.sim.model.drive import post_signed
 from tests.conftest import Shop, line
@@ -32,9 +33,9 @@ __all__ = ["no_guardrail"]  # the fixture, used by name
 
 
 def decide(env: Any, order_id: str, decision: str) -> tuple[int, dict[str, Any]]:
-    req = urllib.request.Request(f"{env.url}/operator/orders/{order_id}/decision", method="POST",
-                                 data=json.dumps({"decision": decision, "note": "ledger test"}).encode(),
-                                 headers={"content-type": "application/json"})
+    req = local_request(f"{env.url}/operator/orders/{order_id}/decision", method="POST",
+                        data=json.dumps({"decision": decision, "note": "ledger test"}).encode(),
+                        headers={"content-type": "application/json"})
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - loopback
             return int(resp.status), json.loads(resp.read() or b"{}")
@@ -89,7 +90,7 @@ def test_the_operator_timeline_of_a_refunded_order_is_json(shop: Shop, local_env
     order = shop.place([line(1, "TL-JSON", 1, "12.00")])
     shop.send(shop.cancel, shop.body(order, "cancel-request"))
     wait_until(lambda: status(order["order_id"]) == "CANCELLED")
-    with urllib.request.urlopen(f"{local_env.url}/operator/orders/{order['order_id']}/timeline",  # noqa: S310
+    with urllib.request.urlopen(local_request(f"{local_env.url}/operator/orders/{order['order_id']}/timeline"),  # noqa: S310
                                 timeout=10) as resp:
         assert resp.status == 200
         answer = json.loads(resp.read())

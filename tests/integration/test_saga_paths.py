@@ -18,6 +18,7 @@ from backout.dispatch import Dispatcher
 from backout.domain.events import AuthorizationExpired, DisputeClosed, DisputeOpened, RefundSettled
 from backout.repo.inventory import InventoryRepository
 from backout.repo.orders import OrdersRepository
+from backout_dev.sigv4 import local_request
 from tests.conftest import Shop, line
 from tests.integration.flow import wait_until, steps, status
 
@@ -25,9 +26,9 @@ NOW = datetime.now(timezone.utc)
 
 
 def decide(env: Any, order_id: str, decision: str) -> int:
-    req = urllib.request.Request(f"{env.url}/operator/orders/{order_id}/decision", method="POST",
-                                 data=json.dumps({"decision": decision, "note": "test"}).encode(),
-                                 headers={"content-type": "application/json"})
+    req = local_request(f"{env.url}/operator/orders/{order_id}/decision", method="POST",
+                        data=json.dumps({"decision": decision, "note": "test"}).encode(),
+                        headers={"content-type": "application/json"})
     with urllib.request.urlopen(req, timeout=10) as resp:
         return int(resp.status)
 

@@ -11,6 +11,7 @@ from backout.dispatch import Dispatcher
 from backout.ingress.receiver import InboxRecord
 from backout.repo.orders import OrdersRepository
 from backout_dev.replay import replay_all
+from backout_dev.targets.local import LocalTarget
 from tests.conftest import Shop, line
 from tests.integration.test_saga_paths import steps, wait_until
 
@@ -49,10 +50,19 @@ def test_dead_lettered_delivery_is_replayed_exactly_once(shop: Shop, local_env: 
     assert still_failing.failures and any("injected dispatcher fault" in f for f in still_failing.failures)
     assert OrdersRepository().get_order(order["order_id"]) is None
 
-    # When the fault is fixed and replay runs, the delivery is dispatched and the message deleted
+    # And the operator sees it listed (twice in a row: listing consumes nothing), without its payload
+    target = LocalTarget(local_env.url)
+    for _ in range(2):
+        letters = [d for d in target.dead_letters() if d["queue"] == "DispatchDeadLetterQueue"]
+        assert letters and all(sku not in d["summary"] for d in letters)
+        assert any(d["summary"].startswith("stream batch of ") for d in letters)
+
+    # When the fault is fixed and replay runs (POST /operator/dead-letters/replay), the delivery is
+    # dispatched and the message deleted
     broken.clear()
-    fixed = _dispatch_result(local_env)
-    assert fixed.failures == [] and fixed.redriven >= 1
+    answer = target.replay()
+    fixed = next(q for q in answer["queues"] if q["queue"] == "DispatchDeadLetterQueue")
+    assert fixed["failures"] == [] and fixed["redriven"] >= 1 and answer["remaining"] is False
     local_env.stack.wait_idle()
     recorded = OrdersRepository().get_order(order["order_id"])
     assert recorded is not None and recorded["status"] == "OPEN"

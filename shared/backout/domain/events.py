@@ -162,6 +162,7 @@ class DisputeOpened(_Event):
     amount: Annotated[int, Field(ge=0)] = 0
     currency: str | None = None
     reason: str = ""
+    evidence_due_by: datetime | None = None  # after it the gateway decides without the seller's evidence
 
 
 class DisputeClosed(_Event):

@@ -60,7 +60,7 @@ def _fact_of(event: DomainEvent) -> Fact | None:
                     currency=event.currency.upper(), detail={"reason": event.failure_reason or ""}, **base)
     if isinstance(event, DisputeOpened):
         return Fact(kind=FactKind.DISPUTE, object_id=event.dispute_id, state="open", amount=event.amount,
-                    currency=(event.currency or "").upper(), detail={"reason": event.reason}, **base)
+                    currency=(event.currency or "").upper(), detail=_dispute_detail(event), **base)
     if isinstance(event, DisputeClosed):
         state = "lost" if event.outcome.lower() in LOST_OUTCOMES else "won"
         return Fact(kind=FactKind.DISPUTE, object_id=event.dispute_id, state=state, amount=event.amount,
@@ -87,6 +87,13 @@ def _fact_of(event: DomainEvent) -> Fact | None:
         return Fact(kind=FactKind.WITHDRAWAL, object_id=event.source_id, state="withdrawn",
                     parent_id=event.request_id or "", **base)
     return None
+
+
+def _dispute_detail(event: DisputeOpened) -> dict[str, Any]:
+    detail: dict[str, Any] = {"reason": event.reason}
+    if event.evidence_due_by is not None:
+        detail["evidence_due_by"] = event.evidence_due_by.isoformat()
+    return detail
 
 
 # ------------------------------------------------------------------ money (rules 1, 3, 9, 10)

@@ -21,6 +21,7 @@ the same run.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,15 +35,16 @@ Handle = Callable[[dict[str, Any]], int]
 
 @dataclass
 class ReplayResult:
-    """What one queue's replay did."""
+    """What one queue's replay did (``stopped``: its time ran out; the rest waits on the queue)."""
 
     queue: str
     messages: int = 0
     redriven: int = 0
     failures: list[str] = field(default_factory=list)
+    stopped: bool = False
 
 
-def _messages(sqs: Any, url: str) -> Iterator[dict[str, Any]]:
+def _batches(sqs: Any, url: str) -> Iterator[list[dict[str, Any]]]:
     seen: set[str] = set()
     while True:
         batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
@@ -50,27 +52,39 @@ def _messages(sqs: Any, url: str) -> Iterator[dict[str, Any]]:
         fresh = [m for m in batch if m["MessageId"] not in seen]
         if not fresh:
             return
-        for message in fresh:
-            seen.add(message["MessageId"])
-            yield message
+        seen.update(m["MessageId"] for m in fresh)
+        yield fresh
 
 
-def replay_queue(url: str, handle: Handle, name: str = "", sqs: Any = None) -> ReplayResult:
-    """Re-drive every message on the queue at ``url``; delete each one only after ``handle`` succeeded."""
+def replay_queue(url: str, handle: Handle, name: str = "", sqs: Any = None,
+                 deadline: float | None = None) -> ReplayResult:
+    """Re-drive every message on the queue at ``url``; delete each one only after ``handle`` succeeded.
+
+    ``deadline`` (``time.monotonic()``): no message is started after it (an API call has 30 s); what
+    is left is put back at once, untouched, for the next run.
+    """
     sqs = sqs or aws.client("sqs")
     result = ReplayResult(name or url.rsplit("/", 1)[-1])
     kept: list[str] = []
-    for message in _messages(sqs, url):
-        result.messages += 1
-        try:
-            body = json.loads(message["Body"])
-            body["_attributes"] = {k: v.get("StringValue") for k, v in (message.get("MessageAttributes") or {}).items()}
-            result.redriven += handle(body)
-        except Exception as exc:  # left on the queue for the next run
-            result.failures.append(f"{message['MessageId']}: {type(exc).__name__}: {exc}")
-            kept.append(message["ReceiptHandle"])
-            continue
-        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    for batch in _batches(sqs, url):
+        for message in batch:
+            if result.stopped or (deadline is not None and time.monotonic() > deadline):
+                result.stopped = True
+                kept.append(message["ReceiptHandle"])
+                continue
+            result.messages += 1
+            try:
+                body = json.loads(message["Body"])
+                body["_attributes"] = {k: v.get("StringValue")
+                                       for k, v in (message.get("MessageAttributes") or {}).items()}
+                result.redriven += handle(body)
+            except Exception as exc:  # left on the queue for the next run
+                result.failures.append(f"{message['MessageId']}: {type(exc).__name__}: {exc}")
+                kept.append(message["ReceiptHandle"])
+                continue
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        if result.stopped:
+            break
     for receipt in kept:  # hidden during this run (so it is tried once), visible again for the next
         sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=receipt, VisibilityTimeout=0)
     return result

@@ -12,6 +12,7 @@ from typing import Any
 
 from backout.domain.ledger import Fact, Ledger, fact_from_json
 from backout.repo.dynamo import to_item, written_once
+from backout.repo.lookup import INDEXED_KINDS, OBJECT_REF
 
 PREFIX = "F#"
 
@@ -20,6 +21,8 @@ def record_fact(repo: Any, order_id: str, fact: Fact) -> bool:
     """Append ``fact`` to the order's ledger; False when the stored version is the same or newer."""
     item = {"pk": f"ORDER#{order_id}", "sk": f"{PREFIX}{fact.key}", "v": fact.version,
             "fact": json.dumps(fact.model_dump(mode="json"), separators=(",", ":"))}
+    if fact.kind.value in INDEXED_KINDS:  # the operator finds the order by this id (repo.lookup)
+        item[OBJECT_REF] = fact.object_id
     return written_once(lambda: repo.ddb.put_item(
         TableName=repo.table, Item=to_item(item),
         ConditionExpression="attribute_not_exists(sk) OR #v < :v",

@@ -25,6 +25,7 @@ from backout.domain.ledger import Fact, Ledger
 from backout.errors import IllegalTransition, OrderNotFound
 from backout.repo.dynamo import from_item, is_condition_failure, raise_transient, to_item, values, written_once
 from backout.repo.facts import load_ledger, record_fact
+from backout.repo.lookup import HOLD_KEY, HOLD_SINCE, hold_queue_change
 from backout.repo.snapshot import Snapshot, read_snapshot
 
 
@@ -145,6 +146,10 @@ class OrdersRepository:
         placeholders = {f":s{i}": s for i, s in enumerate(allowed)}
         names = {"#status": "status", "#updated": "updated_at"} | {f"#{k}": k for k in fields}
         sets = ", ".join(["#status = :new", "#updated = :now"] + [f"#{k} = :{k}" for k in fields])
+        queue = hold_queue_change(order_id, current["status"], new)  # the operator queue (repo.lookup)
+        if queue:
+            names |= {"#hq": HOLD_KEY} | ({"#hs": HOLD_SINCE} if new == OrderStatus.ON_HOLD else {})
+            sets += ", #hq = :hq" + (", #hs = :now" if new == OrderStatus.ON_HOLD else "")
         try:
             resp = self.ddb.update_item(
                 TableName=self.table,
@@ -153,7 +158,8 @@ class OrdersRepository:
                 ConditionExpression=f"#status IN ({', '.join(placeholders)})",
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values(
-                    placeholders | {":new": new.value, ":now": now_iso()} | {f":{k}": v for k, v in fields.items()}
+                    placeholders | {":new": new.value, ":now": now_iso()} | queue
+                    | {f":{k}": v for k, v in fields.items()}
                 ),
                 ReturnValues="ALL_NEW",
             )

@@ -13,6 +13,7 @@ import urllib.request
 import uuid
 from typing import Any
 
+from backout_dev.sigv4 import local_request
 from backout_dev.sim.faults import FaultInjector, FaultPlan
 from backout_dev.template import ROOT
 
@@ -55,7 +56,7 @@ def operator_decision(env: Any, order_id: str, decision: str) -> tuple[int, str]
     """``POST /operator/orders/{id}/decision`` on the local HTTP API (as ``backout approve|reject``)."""
     url = f"{env.url}/operator/orders/{order_id}/decision"
     data = json.dumps({"decision": decision, "note": "model-based run"}).encode()
-    req = urllib.request.Request(url, data=data, method="POST", headers={"content-type": "application/json"})
+    req = local_request(url, data=data, method="POST", headers={"content-type": "application/json"})
     try:
         with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 - loopback
             return int(resp.status), resp.read().decode()

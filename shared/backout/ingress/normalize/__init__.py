@@ -92,6 +92,15 @@ def parse_time(value: object, what: str = "timestamp") -> datetime | None:
     raise MalformedPayload(f"{what}: unparseable timestamp {value!r}")
 
 
+def due_time(value: object) -> datetime | None:
+    """A deadline the provider states for information (a dispute's evidence due date): ``None`` when
+    absent or unparseable, since a bad deadline must not lose the event that carries it."""
+    try:
+        return parse_time(value, "deadline")
+    except MalformedPayload:
+        return None
+
+
 @dataclass(frozen=True)
 class Delivery:
     """What every event of one delivery shares: provider, source id, time."""

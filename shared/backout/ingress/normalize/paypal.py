@@ -33,6 +33,7 @@ from backout.ingress.normalize import (
     currency_code,
     decimal_minor,
     delivery,
+    due_time,
     ident,
     opt_ident,
     parse_time,
@@ -166,6 +167,7 @@ def _dispute_created(d: Delivery, r: Mapping[str, Any]) -> list[DomainEvent]:
                 amount=amount,
                 currency=currency,
                 reason=text(r.get("reason")),
+                evidence_due_by=due_time(r.get("seller_response_due_date")),
             )
         )
     ]

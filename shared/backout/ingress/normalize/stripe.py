@@ -31,6 +31,7 @@ from backout.ingress.normalize import (
     as_object,
     currency_code,
     delivery,
+    due_time,
     ident,
     int_minor,
     opt_ident,
@@ -188,6 +189,7 @@ def _dispute_created(d: Delivery, dp: Mapping[str, Any]) -> list[DomainEvent]:
                 amount=int_minor(dp.get("amount"), "dispute amount"),
                 currency=currency_code(dp.get("currency")),
                 reason=text(dp.get("reason")),
+                evidence_due_by=due_time((dp.get("evidence_details") or {}).get("due_by")),
             )
         )
     ]
