@@ -184,6 +184,17 @@ class PlatformOrderStory(RuleBasedStateMachine):
         self.p.ship(self.env, s, self._send)
         s.location = "transit"
 
+    @precondition(lambda self: self.story is not None and self.story.channel == "shopify"
+                  and self.story.location == "warehouse" and self.story.request_sent and not self.story.window_passed
+                  and not self.p.ledger(self.env, self.story).cancelled)
+    @rule()
+    @drawn
+    def ship_during_window(self) -> None:
+        """The warehouse ships while the request's cooling-off window is open (Shopify knows nothing of it)."""
+        s = self.story
+        self.p.ship(self.env, s, self._send)
+        s.location = "transit"
+
     @precondition(_is(lambda s: s.channel == "shopify" and s.location == "transit"))
     @rule(name=st.sampled_from(sorted(carriers.SCANS)), via=st.sampled_from(["carrier", "carrier", "shopify"]))
     @drawn
