@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-EXAMPLES = int(os.environ.get("BACKOUT_MODEL_PLATFORM_EXAMPLES", "9"))
+EXAMPLES = int(os.environ.get("BACKOUT_MODEL_PLATFORM_EXAMPLES", "8"))
 STEPS = int(os.environ.get("BACKOUT_MODEL_STEPS", "8"))
 
 

@@ -16,6 +16,9 @@ from backout.saga.waits import COOLING_OFF, OPERATOR
 
 #: Channels where the marketplace, not the seller, decides a cancellation.
 PLATFORM_DECIDES = frozenset({"ozon", "tiktok", "shopify"})
+#: Marketplaces that also decide a shipped order's request themselves (Backout rejects it on their path);
+#: a Shopify order that shipped goes through the carrier like any store's (rule 2).
+DECIDES_SHIPPED = frozenset({"ozon", "tiktok"})
 
 
 def choose_path(order: dict[str, Any], request: dict[str, Any], guardrail: object | None = None) -> str:
@@ -77,7 +80,7 @@ def decide(order_id: str, request_id: str, repo: OrdersRepository,
                 "path": "remedy", "guarded_path": "remedy", "guardrail": {}}
     from backout.ops.guardrails import check_hold
 
-    if order.get("channel") not in PLATFORM_DECIDES:  # a marketplace decides a shipped order on its own path
+    if order.get("channel") not in DECIDES_SHIPPED:  # Ozon and TikTok decide a shipped order on their own path
         order = {**order, "shipped": has_shipped(order, repo, snap.facts())}
     hold = check_hold(repo, order, request)
     path, guarded = choose_path(order, request, hold), choose_path(order, request)
