@@ -164,7 +164,7 @@ def test_paypal_both_directions_through_the_sdks_string() -> None:
 def test_paypals_published_chain_is_the_sdks_byte_for_byte() -> None:
     import paypalrestsdk
 
-    from backout.ingress import paypal_trust
+    from backout.ingress.verify import paypal_trust
 
     data = Path(paypalrestsdk.__file__).with_name("data")
     root, intermediate = paypal_trust.published_chain_pem()
@@ -174,7 +174,7 @@ def test_paypals_published_chain_is_the_sdks_byte_for_byte() -> None:
 
 def test_the_sdks_intermediate_chains_to_backouts_default_anchors() -> None:
     """The path PayPal's SDK trusts (intermediate → DigiCert High Assurance EV Root CA) is one Backout trusts."""
-    from backout.ingress import paypal_trust
+    from backout.ingress.verify import paypal_trust
 
     root, intermediate = paypal_trust.published_chain_pem()
     middle = paypal_trust.load_certificates(intermediate)[0]

@@ -1,4 +1,4 @@
-"""Sender-side signing, the inverse of :mod:`backout.ingress.verify`.
+"""Sender-side signing, the inverse of :mod:`backout.ingress.verify` (dev tool only: not in the deployed layer).
 
 Used by the local dev tool and by tests to produce requests exactly as each
 provider would. Every function returns a dict of headers with lower-cased
