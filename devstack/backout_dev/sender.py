@@ -24,7 +24,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable
 
-from backout.ingress import signing
+from backout_dev import signing
 
 PLACEHOLDER = "RESIGNED-BY-BACKOUT-SEND"
 #: Dev-only header: the source address the local HTTP API reports to the receiver.

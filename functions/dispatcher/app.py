@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from backout.dispatch import Dispatcher
-from backout.ingress.receiver import read_inbox_item
+from backout.ingress.inbox import read_inbox_item
 from backout.ops.logs import saga_logger
 from backout.ops.publish import dispatched
 from backout.repo.dynamo import from_item

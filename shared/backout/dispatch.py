@@ -33,7 +33,7 @@ from backout.domain.ledger import Ledger
 from backout.domain.order import OrderStatus, can_transition
 from backout.domain.rules import fact_of
 from backout.ingress.normalize import normalize
-from backout.ingress.receiver import InboxRecord, read_inbox_item
+from backout.ingress.inbox import InboxRecord, read_inbox_item
 from backout.ops.counters import count_placed
 from backout.repo.orders import OrdersRepository
 from backout.saga import waits

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
 from backout.ingress.keys import OZON_POLLED_TYPE, identify
-from backout.ingress.receiver import Delivery, inbox_item, put_inbox_item
+from backout.ingress.delivery import Delivery
+from backout.ingress.inbox import inbox_item, put_inbox_item
 
 #: Marks an inbox item written by the poller rather than received over HTTP.
 POLLER_HEADER = "x-backout-poller"

@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from backout.ingress import receiver, signing
+from backout.ingress import receiver
+from backout_dev import signing
 from backout.ingress.receiver import delivery_from_api_event
 from backout_dev.sender import paypal_cert_fetcher
 from tests.ingress import kit
@@ -113,7 +114,7 @@ def test_each_answer_prints_one_metric_line_exactly_as_powertools_renders_it(mon
     answers = iter([receiver.Answer(200, {}, {"provider": "stripe", "status": 200, "duplicate": False}),
                     receiver.Answer(200, {}, {"provider": "stripe", "status": 200, "duplicate": True}),
                     receiver.Answer(401, {}, {"provider": "paypal", "status": 401})])
-    monkeypatch.setattr(receiver, "answer_api_event", lambda event, served, settings=None: next(answers))
+    monkeypatch.setattr(receiver, "answer_api_event", lambda event, served, settings=None, fetch_cert=None: next(answers))
     handler = receiver.api_handler(frozenset({"stripe", "paypal"}), _SilentLogger(), load_config=lambda settings: {})
     expected = [("WebhooksReceived", "stripe"), ("WebhooksDuplicate", "stripe"), ("WebhooksRejected", "paypal")]
     for name, provider in expected:

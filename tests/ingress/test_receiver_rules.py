@@ -13,7 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backout.ingress import receiver, signing
+from backout.ingress import receiver
+from backout_dev import signing
 from backout.ingress.receiver import Delivery, answer_api_event
 from backout_dev.sender import PAYPAL_LOCAL_CERT_URL, paypal_cert_fetcher
 from tests.ingress import kit

@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from backout.ingress import receiver, signing
+from backout.ingress import receiver
+from backout_dev import signing
 from backout.ingress.config import ConfigError, check_config
 from tests.ingress import kit
 

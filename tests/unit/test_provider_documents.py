@@ -52,7 +52,7 @@ def test_woocommerce_keys_its_signature_with_the_decoded_secret() -> None:
     """woocommerce/includes/class-wc-webhook.php, ``generate_signature``:
     ``base64_encode( hash_hmac( $hash_algo, $payload, wp_specialchars_decode( $this->get_secret(), ENT_QUOTES ), true ) )``.
     A secret stored as ``a&amp;b&lt;c`` signs with ``a&b<c``; it was refused with 401."""
-    from backout.ingress.signing import sign_woocommerce
+    from backout_dev.signing import sign_woocommerce
     from backout.ingress.verify import verify_woocommerce, wp_specialchars_decode
 
     stored, raw = "ck&amp;sec&lt;ret&#039;&quot;x", b'{"id": 1}'

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from backout.ingress import verify as verify_module
-from backout.ingress.signing import (
+from backout_dev.signing import (
     make_fake_paypal_ca,
     paypal_transmission_time,
     sign_aftership,
@@ -65,7 +65,7 @@ def without(headers: Mapping[str, str], name: str) -> dict[str, str]:
 
 
 def test_verify_module_imports_only_stdlib() -> None:
-    shared = Path(verify_module.__file__).resolve().parents[2]
+    shared = Path(verify_module.__file__).resolve().parents[3]
     probe = (
         "import sys; import backout.ingress.verify; "
         "banned = {'boto3', 'botocore', 'stripe', 'cryptography', 'requests', 'pydantic'}; "

@@ -21,7 +21,7 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
-from backout.ingress import signing
+from backout_dev import signing
 from backout_dev.sender import LOCAL_SOURCE_IP_HEADER, generate_provider_secrets, load_sample, sign
 from backout_dev.template import ROOT
 

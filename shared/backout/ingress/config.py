@@ -131,7 +131,7 @@ def check_trusted_roots(pem: Any, now: float) -> None:
     """``paypal.trusted_roots_pem``: PEM certificates, at least one a CA valid at ``now``."""
     from cryptography import x509
 
-    from backout.ingress.paypal_trust import load_certificates
+    from backout.ingress.verify.paypal_trust import load_certificates
 
     if not isinstance(pem, str) or "BEGIN CERTIFICATE" not in pem:
         raise ConfigError("webhook setting 'paypal.trusted_roots_pem': expected PEM certificates")
@@ -159,7 +159,7 @@ def _check_paypal(value: Any, now: float) -> None:
     if roots is not None:
         check_trusted_roots(roots, now)
         return
-    from backout.ingress.paypal_trust import default_anchors_pem, load_certificates
+    from backout.ingress.verify.paypal_trust import default_anchors_pem, load_certificates
 
     try:
         load_certificates(default_anchors_pem())

@@ -121,7 +121,7 @@ def _keys_from_window(info: dict[str, Any], table: str) -> list[dict[str, Any]]:
     """
     from datetime import datetime
 
-    from backout.ingress.receiver import inbox_received_at_ms
+    from backout.ingress.inbox import inbox_received_at_ms
 
     def ms(value: str) -> int:
         return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)

@@ -1,4 +1,4 @@
-"""Sender-side signing, the inverse of :mod:`backout.ingress.verify`.
+"""Sender-side signing, the inverse of :mod:`backout.ingress.verify` (dev tool only: not in the deployed layer).
 
 Used by the local dev tool and by tests to produce requests exactly as each
 provider would. Every function returns a dict of headers with lower-cased
@@ -90,7 +90,11 @@ def sign_standard_webhooks(raw: bytes, secret: str | bytes, msg_id: str, t: int)
 
     ``secret`` is ``whsec_<base64 key>`` (or raw key bytes).
     """
-    key = base64.b64decode(secret.removeprefix("whsec_"), validate=True) if isinstance(secret, str) else secret
+    if isinstance(secret, str):
+        body = secret.removeprefix("whsec_")
+        key = base64.b64decode(body + "=" * (-len(body) % 4), validate=True)  # unpadded, as the reference library
+    else:
+        key = secret
     signature = _b64(_digest(key, f"{msg_id}.{t}.".encode() + raw))
     return {
         "webhook-id": msg_id,
