@@ -86,23 +86,54 @@ def test_unknown_cancellation_and_bad_key(tiktok: TikTokClient) -> None:
         tiktok.approve_cancellation("123", "")
 
 
-def test_seller_cancel_once_then_tiktok_decides(tiktok: TikTokClient, tiktok_fake: FakeTikTok) -> None:
+# ------------------------------------------------------------------ Cancel Order 202602 (issue 14, item 7)
+# Partner Center, "Cancel Order": "POST /return_refund/202602/cancellations"; query parameters "app_key, sign,
+# timestamp, shop_cipher" (no idempotency key); data "cancel_id", "cancel_status (e.g.
+# CANCELLATION_REQUEST_SUCCESS)"; "25001011: Already cancelling or cancelled", "25001045: Shipped. Cannot cancel".
+def test_cancel_order_at_202602_without_an_idempotency_key(tiktok: TikTokClient, tiktok_fake: FakeTikTok) -> None:
     from backout.adapters.tiktok import decision_of
 
-    made = tiktok.cancel_order("576000000000000001", "seller_cancel_reason_out_of_stock", "key-1")
-    assert made.status == "CANCELLATION_REQUEST_PENDING" and decision_of(made.status) is None
-    again = tiktok.cancel_order("576000000000000001", "seller_cancel_reason_out_of_stock", "key-2")  # new key
-    assert again.cancel_id == made.cancel_id
-    assert len(tiktok_fake.effects("seller_cancel")) == 1
-    tiktok_fake.decide(made.cancel_id, "CANCELLATION_REQUEST_SUCCESS")
-    assert decision_of(tiktok.get_cancellation(made.cancel_id).status) == "approved"  # type: ignore[union-attr]
-    tiktok_fake.decide(made.cancel_id, "CANCELLATION_REQUEST_REJECT")
-    assert decision_of(tiktok.get_cancellation(made.cancel_id).status) == "rejected"  # type: ignore[union-attr]
+    tiktok_fake.add_order("576000000000000001", "USD", "9.00", [{"sale_price": "9.00"}])
+    made = tiktok.cancel_order("576000000000000001", "seller_cancel_reason_out_of_stock")
+    assert (made.status, made.role, decision_of(made.status)) == ("CANCELLATION_REQUEST_SUCCESS", "SELLER", "approved")
+    assert tiktok_fake.orders["576000000000000001"]["status"] == "CANCELLED"
+    assert [p for m, p in tiktok_fake.requests if p.endswith("/cancellations")] == ["/return_refund/202602/cancellations"]
+    assert tiktok_fake.effects("seller_cancel")[0]["idempotency_key_sent"] is None
+    again = tiktok.cancel_order("576000000000000001", "seller_cancel_reason_out_of_stock")  # read first
+    assert again.cancel_id == made.cancel_id and len(tiktok_fake.effects("seller_cancel")) == 1
+    searches = [p for m, p in tiktok_fake.requests if p.endswith("/search")]
+    assert searches and set(searches) == {"/return_refund/202602/cancellations/search"}
 
 
-def test_seller_cancel_lost_answer_replays_by_key(tiktok: TikTokClient, tiktok_fake: FakeTikTok) -> None:
+def test_cancel_order_lost_answer_is_found_not_repeated(tiktok: TikTokClient, tiktok_fake: FakeTikTok) -> None:
     tiktok_fake.drop_next_response(path_contains="/cancellations", body_contains="cancel_reason")
     with pytest.raises(TransientError):
-        tiktok.cancel_order("576000000000000002", "seller_cancel_reason_out_of_stock", "key-3")
-    made = tiktok.cancel_order("576000000000000002", "seller_cancel_reason_out_of_stock", "key-3")
+        tiktok.cancel_order("576000000000000002", "seller_cancel_reason_out_of_stock")
+    made = tiktok.cancel_order("576000000000000002", "seller_cancel_reason_out_of_stock")
     assert [e["cancel_id"] for e in tiktok_fake.effects("seller_cancel")] == [made.cancel_id]
+
+
+def test_cancel_order_already_cancelled_by_the_buyer_is_done(tiktok: TikTokClient, tiktok_fake: FakeTikTok) -> None:
+    cid = tiktok_fake.add_cancellation("576000000000000004")
+    tiktok.approve_cancellation(cid, "key-approve")  # the buyer's request went through first
+    done = tiktok.cancel_order("576000000000000004", "seller_cancel_reason_out_of_stock")
+    assert done.cancel_id == cid and tiktok_fake.effects("seller_cancel") == []
+
+
+def test_cancel_order_on_a_shipped_order_is_rejected(tiktok: TikTokClient, tiktok_fake: FakeTikTok) -> None:
+    tiktok_fake.add_order("576000000000000005", "USD", "9.00", [{"sale_price": "9.00"}], status="IN_TRANSIT")
+    with pytest.raises(PlatformRejected, match="25001045"):
+        tiktok.cancel_order("576000000000000005", "seller_cancel_reason_out_of_stock")
+
+
+def test_statuses_have_no_rejected_value(tiktok: TikTokClient, tiktok_fake: FakeTikTok) -> None:
+    """Search Cancellations 202602 statuses: PENDING, SUCCESS, CANCEL (closed by the buyer or the system),
+    COMPLETE. A seller's reject leaves the request closed; "REJECT" is not a status Backout reads."""
+    from backout.adapters.tiktok import decision_of
+
+    cid = tiktok_fake.add_cancellation("576000000000000006")
+    assert tiktok.reject_cancellation(cid, "key-reject", "seller_reject_apply_product_has_been_packed") == "decided"
+    assert tiktok_fake.status(cid) == "CANCELLATION_REQUEST_CANCEL"
+    assert decision_of("CANCELLATION_REQUEST_CANCEL") == "rejected"
+    assert decision_of("CANCELLATION_REQUEST_REJECT") is None  # undocumented: never read as a decision
+    assert tiktok.reject_cancellation(cid, "key-reject-2", "again") == "already_decided"

@@ -23,7 +23,7 @@ RECEIVED = datetime(2025, 3, 14, 12, 0, tzinfo=timezone.utc)
 
 
 def _table() -> dict[str, dict[str, str]]:
-    section = README.split("## Webhook providers", 1)[1]
+    section = README.split("## Webhook providers", 1)[1].split("\n## ", 1)[0]  # up to the next section
     rows = [line for line in section.splitlines() if line.startswith("|")]
     header = [c.strip() for c in rows[0].strip("|").split("|")]
     table = {}

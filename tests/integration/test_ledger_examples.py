@@ -27,7 +27,6 @@ from backout_dev.sim.model.drive import post_signed
 from tests.conftest import Shop, line
 from tests.integration.flow import status, steps, wait_until
 from tests.integration.test_platform_paths import no_guardrail, ozon_order, ozon_posting_cancelled, seller_request
-from tests.integration.test_platform_paths import watchdog as watchdog_pass
 
 __all__ = ["no_guardrail"]  # the fixture, used by name
 

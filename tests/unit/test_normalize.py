@@ -272,8 +272,11 @@ def test_ozon_states(state: str, kind: str, status: str | None) -> None:
         ("CANCELLATION_REQUEST_COMPLETE", "SELLER", ["approved"]),
         ("CANCELLATION_REQUEST_CANCEL", "BUYER", ["rejected", "cancel_withdrawn"]),
         ("CANCELLATION_REQUEST_CANCELLED", "BUYER", ["rejected", "cancel_withdrawn"]),
-        ("CANCELLATION_REQUEST_CANCEL", "SYSTEM", ["rejected"]),
-        ("CANCELLATION_REQUEST_REJECT", "BUYER", ["rejected"]),
+        # the role is who OPENED the request; CANCEL = closed by the buyer or the system: it no longer stands
+        ("CANCELLATION_REQUEST_CANCEL", "SYSTEM", ["rejected", "cancel_withdrawn"]),
+        ("CANCELLATION_REQUEST_CANCEL", "SELLER", ["rejected", "cancel_withdrawn"]),
+        # no "rejected" status is documented (Search Cancellations 202602: PENDING, SUCCESS, CANCEL, COMPLETE)
+        ("CANCELLATION_REQUEST_REJECT", "BUYER", ["ignored"]),
         ("SOMETHING_ELSE", "BUYER", ["ignored"]),
     ],
 )
@@ -306,8 +309,9 @@ def test_tiktok_roles(role: str, initiator: str) -> None:
         ("1", {"order_status": "CANCEL"}, "platform_cancellation_decided"),
         (1, {"order_status": "AWAITING_SHIPMENT"}, "ignored"),
         (4, {}, "ignored"),
+        # RETURN_OR_REFUND_REQUEST_SUCCESS = the seller accepted or issued the refund, not "the parcel came back"
         (12, {"return_status": "RETURN_OR_REFUND_REQUEST_SUCCESS", "return_type": "RETURN_AND_REFUND"},
-         "return_scanned"),
+         "ignored"),
         (12, {"return_status": "RETURN_OR_REFUND_REQUEST_SUCCESS", "return_type": "REFUND"}, "ignored"),
         (12, {"return_status": "BUYER_SHIPPED_ITEM", "return_type": "RETURN_AND_REFUND"}, "ignored"),
         ("11", {}, "cancel_requested"),

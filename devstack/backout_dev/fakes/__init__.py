@@ -14,16 +14,18 @@ it performed, and has fault knobs: ``fail_next(n, status)`` and
 | :class:`FakeShopify` | :class:`backout.adapters.shopify.ShopifyClient` |
 | :class:`FakeOzon` | :class:`backout.adapters.ozon.OzonClient` |
 | :class:`FakeTikTok` | :class:`backout.adapters.tiktok.TikTokClient` |
-| :class:`FakeCarrier` | :class:`backout.adapters.carrier.CarrierClient` |
+| :class:`FakeCarrier` | :class:`backout.adapters.carrier.CarrierClient` (an invented contract, to be replaced) |
+| :class:`FakeEasyPost` | :class:`backout.adapters.easypost.EasyPostClient` (return shipments; not wired into the saga yet) |
 
 (WooCommerce's fake is ``backout_dev.processes.FakeWooCommerce``.)
 """
 
 from backout_dev.fakes._base import FakeServer, Request, Response
 from backout_dev.fakes.carrier import FakeCarrier
+from backout_dev.fakes.easypost import FakeEasyPost
 from backout_dev.fakes.ozon import FakeOzon
 from backout_dev.fakes.paypal import FakePayPal
 from backout_dev.fakes.shopify import FakeShopify
 from backout_dev.fakes.tiktok import FakeTikTok
 
-__all__ = ["FakeCarrier", "FakeOzon", "FakePayPal", "FakeServer", "FakeShopify", "FakeTikTok", "Request", "Response"]
+__all__ = ["FakeCarrier", "FakeEasyPost", "FakeOzon", "FakePayPal", "FakeServer", "FakeShopify", "FakeTikTok", "Request", "Response"]

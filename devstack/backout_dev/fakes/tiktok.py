@@ -1,36 +1,45 @@
-"""A fake TikTok Shop Open API (202309) for cancellation requests.
+"""A fake TikTok Shop Open API for cancellations and Get Order Detail.
 
 Every call must carry query ``app_key``, ``timestamp`` (within 300 s),
 ``shop_cipher`` and a valid ``sign`` (TikTok's v1 HMAC scheme, see
 :func:`backout.adapters.tiktok.sign`), and header ``x-tts-access-token``.
-Answers are ``{code, message, request_id, data}``. The numeric codes are the
-fake's own (TikTok's are not confirmed): 105002 bad token (401), 106001 bad
-sign or app key (401), 106003 bad shop_cipher (403), 36009003 unknown
-cancellation (404), 36009004 wrong state (400), 36009005 missing
-idempotency key (400).
+Answers are ``{code, message, request_id, data}``. Codes from the partner
+docs' Cancel Order page (TikTok Shop Partner Center, "Cancel Order" 202602,
+as transcribed): 25001011 already cancelling or cancelled, 25001045 shipped,
+25001051 order complete or cancelled. The other numeric codes are the fake's
+own (not confirmed): 105002 bad token (401), 106001 bad sign or app key
+(401), 106003 bad shop_cipher (403), 36009003 unknown cancellation (404),
+36009004 wrong state (400), 36009005 missing idempotency key (400). The
+HTTP status that goes with a business error is not documented: the fake
+answers 400.
 
 * ``POST /return_refund/202309/cancellations/{cancel_id}/approve`` and
-  ``/reject`` (body ``{reject_reason, comment}``): only a
-  CANCELLATION_REQUEST_PENDING request can be decided; approve ->
-  CANCELLATION_REQUEST_SUCCESS, reject -> CANCELLATION_REQUEST_REJECT. The
-  same ``idempotency_key`` replays the first answer and does nothing else.
-* ``POST /return_refund/202309/cancellations/search`` body ``{cancel_ids,
-  order_ids}`` -> ``data.cancellations[]``.
-
-* ``POST /return_refund/202309/cancellations`` body ``{order_id,
-  cancel_reason}`` with query ``idempotency_key``: the seller cancels an order;
-  opens a SELLER request (CANCELLATION_REQUEST_PENDING) that TikTok decides
-  (:meth:`FakeTikTok.decide`) and answers ``data {cancel_id, cancel_status}``.
-  An order with a standing seller request answers 400 code 36009004.
-
+  ``/reject`` (body ``{reject_reason, comment}``, query ``idempotency_key``
+  required): only a CANCELLATION_REQUEST_PENDING request can be decided;
+  approve -> CANCELLATION_REQUEST_SUCCESS (the order becomes CANCELLED);
+  reject -> CANCELLATION_REQUEST_CANCEL (TikTok documents no "rejected"
+  status; what it shows after a seller's reject is unconfirmed, the fake
+  shows the request closed). The same ``idempotency_key`` replays the first
+  answer and does nothing else.
+* ``POST /return_refund/202602/cancellations/search`` (paging in the query,
+  filters ``{cancel_ids, order_ids}`` in the body) -> ``data.cancellations[]``
+  with ``cancel_id, order_id, cancel_status, role`` (who opened it: BUYER,
+  SELLER, SYSTEM), ``cancel_type``, times.
+* ``POST /return_refund/202602/cancellations`` (Cancel Order) body
+  ``{order_id, cancel_reason}``, no idempotency key (the partner docs list
+  none; a key sent is ignored, and shown in the ledger as ``idempotency_key_sent``): the seller cancels the order at once, the
+  answer is ``data {cancel_id, cancel_status: CANCELLATION_REQUEST_SUCCESS}``
+  and the order becomes CANCELLED. A second call on that order answers
+  25001011; an order seeded as shipped (IN_TRANSIT, DELIVERED, ...) answers
+  25001045.
 * ``GET /order/202309/orders?ids=<id>[,<id>...]`` (Get Order Detail) ->
   ``data.orders[]`` for the orders seeded with :meth:`FakeTikTok.add_order`.
-  None of the ids known: HTTP 200 with code 21011001 (the fake's own code;
-  TikTok answers its business errors with a non-zero ``code``).
+  None of the ids known: HTTP 200 with code 21011001 (the fake's own code).
 
-Seed with :meth:`FakeTikTok.add_cancellation` and :meth:`FakeTikTok.add_order`.
-Ledger ops: ``approve``, ``reject``, ``seller_cancel``, ``platform_decision``
-(order reads are no effect: they show in ``requests`` only).
+Seed with :meth:`FakeTikTok.add_cancellation` and :meth:`FakeTikTok.add_order`;
+:meth:`FakeTikTok.decide` is the buyer or TikTok closing or completing a
+request itself. Ledger ops: ``approve``, ``reject``, ``seller_cancel``,
+``platform_decision`` (order reads are no effect: they show in ``requests`` only).
 """
 
 from __future__ import annotations
@@ -45,8 +54,14 @@ from backout.adapters.tiktok import sign
 from backout_dev.fakes._base import FakeServer, Request, Response
 
 _ids = itertools.count(577_000_000_000_000_001)
-BASE = "/return_refund/202309/cancellations"
+BASE = "/return_refund/202309/cancellations"  # approve / reject
+CANCELLATIONS = "/return_refund/202602/cancellations"  # Cancel Order, Search Cancellations
+SHIPPED = frozenset({"AWAITING_COLLECTION", "IN_TRANSIT", "DELIVERED", "COMPLETED"})
 ORDERS = "/order/202309/orders"
+
+
+#: Statuses in which an order's request stands (being cancelled, or cancelled).
+_LIVE = frozenset({"CANCELLATION_REQUEST_PENDING", "CANCELLATION_REQUEST_SUCCESS", "CANCELLATION_REQUEST_COMPLETE"})
 
 
 def _answer(status: int, code: int, message: str, data: Any = None) -> Response:
@@ -123,15 +138,10 @@ class FakeTikTok(FakeServer):
             if not found:
                 return _answer(200, 21011001, "order not found")
             return _answer(200, 0, "Success", {"orders": found})
-        if req.method == "POST" and req.path == f"{BASE}/search":
+        if req.method == "POST" and req.path == f"{CANCELLATIONS}/search":
             return self._search(req.body if isinstance(req.body, dict) else {})
-        if req.method == "POST" and req.path == BASE:
-            key = req.query.get("idempotency_key")
-            if not key:
-                return _answer(400, 36009005, "idempotency_key is required")
-            body = req.body if isinstance(req.body, dict) else {}
-            return self.idempotent("seller_cancel", key, req.raw.decode("utf-8", "replace"),
-                                   lambda: self._seller_cancel(body, key))
+        if req.method == "POST" and req.path == CANCELLATIONS:
+            return self._seller_cancel(req.body if isinstance(req.body, dict) else {}, req.query.get("idempotency_key"))
         match = re.fullmatch(rf"{BASE}/(\w+)/(approve|reject)", req.path)
         if req.method != "POST" or not match:
             return _answer(404, 36009000, "Not Found")
@@ -157,20 +167,29 @@ class FakeTikTok(FakeServer):
         body = req.body if isinstance(req.body, dict) else {}
         if verb == "reject" and not body.get("reject_reason"):
             return _answer(400, 36009006, "reject_reason is required")
-        item["cancel_status"] = "CANCELLATION_REQUEST_SUCCESS" if verb == "approve" else "CANCELLATION_REQUEST_REJECT"
+        item["cancel_status"] = "CANCELLATION_REQUEST_SUCCESS" if verb == "approve" else "CANCELLATION_REQUEST_CANCEL"
         item["update_time"] = int(time.time())
+        order = self.orders.get(item["order_id"])
+        if verb == "approve" and order is not None:
+            order.update(status="CANCELLED", update_time=int(time.time()))
         self.record(verb, cancel_id=cancel_id, idempotency_key=key, reject_reason=body.get("reject_reason"))
         return _answer(200, 0, "Success", {})
 
-    def _seller_cancel(self, body: dict[str, Any], key: str) -> Response:
+    def _seller_cancel(self, body: dict[str, Any], key: str | None) -> Response:
         order_id, reason = body.get("order_id"), body.get("cancel_reason")
         if not order_id or not reason:
-            return _answer(400, 36009006, "order_id and cancel_reason are required")
-        standing = [c for c in self.cancellations.values() if c["order_id"] == str(order_id)
-                    and c["role"] == "SELLER" and c["cancel_status"] == "CANCELLATION_REQUEST_PENDING"]
-        if standing:
-            return _answer(400, 36009004, f"order {order_id} already has a pending cancellation")
-        cancel_id = self.add_cancellation(str(order_id), role="SELLER")
-        self.record("seller_cancel", cancel_id=cancel_id, order_id=str(order_id), idempotency_key=key,
-                    cancel_reason=reason)
-        return _answer(200, 0, "Success", {"cancel_id": cancel_id, "cancel_status": "CANCELLATION_REQUEST_PENDING"})
+            return _answer(400, 25001001, "order_id and cancel_reason are required")
+        with self.lock:
+            order = self.orders.get(str(order_id))
+            if (order is not None and order["status"] == "CANCELLED") or any(
+                    c["order_id"] == str(order_id) and c["cancel_status"] in _LIVE
+                    for c in self.cancellations.values()):
+                return _answer(400, 25001011, "Already cancelling or cancelled")
+            if order is not None and order["status"] in SHIPPED:
+                return _answer(400, 25001045, "Shipped. Cannot cancel")
+            cancel_id = self.add_cancellation(str(order_id), role="SELLER", status="CANCELLATION_REQUEST_SUCCESS")
+            if order is not None:
+                order.update(status="CANCELLED", update_time=int(time.time()))
+        self.record("seller_cancel", cancel_id=cancel_id, order_id=str(order_id), cancel_reason=reason,
+                    idempotency_key_sent=key)
+        return _answer(200, 0, "Success", {"cancel_id": cancel_id, "cancel_status": "CANCELLATION_REQUEST_SUCCESS"})

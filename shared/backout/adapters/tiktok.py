@@ -1,18 +1,30 @@
-"""TikTok Shop Open API (202309): decide a buyer's cancellation request.
+"""TikTok Shop Open API: decide a buyer's cancellation request, cancel an order, read both.
+
+Versions, one constant per call family (TikTok versions each endpoint on its own):
 
 * ``POST /return_refund/202309/cancellations/{cancel_id}/approve`` and
   ``/reject`` (body ``{reject_reason, comment}``), with query
-  ``idempotency_key`` and ``shop_cipher``. The same idempotency key replays
-  the first answer, so a retry after a lost answer does nothing twice.
-* ``POST /return_refund/202309/cancellations/search`` body ``{cancel_ids}``
-  (or ``{order_ids}``) reads a request's ``cancel_status``.
-* ``POST /return_refund/202309/cancellations`` body ``{order_id,
-  cancel_reason}`` with query ``idempotency_key``: the seller cancels an
-  order; answers ``{cancel_id, cancel_status}``. The order's standing seller
-  request is looked up first (:meth:`TikTokClient.cancel_order`), so a key
-  that expired does not make a second request.
-* ``GET /order/202309/orders?ids=<id>`` (Get Order Detail, below): what an
-  order holds, for an order Backout learns from TikTok (:meth:`TikTokClient.get_order`).
+  ``idempotency_key`` and ``shop_cipher`` (:data:`DECIDE_VERSION`). The same
+  idempotency key replays the first answer, so a retry after a lost answer
+  does nothing twice.
+* ``POST /return_refund/202602/cancellations/search`` (Search Cancellations,
+  :data:`CANCELLATIONS_VERSION`): paging in the query (``page_size``,
+  ``page_token``), filters in the body (``{cancel_ids}`` or ``{order_ids}``);
+  reads each request's ``cancel_status`` and ``role`` (who opened it).
+* ``POST /return_refund/202602/cancellations`` (Cancel Order,
+  :data:`CANCELLATIONS_VERSION`) body ``{order_id, cancel_reason}``, query
+  ``shop_cipher`` and the signature only: the partner docs list no
+  idempotency key ("Query Parameters: app_key, sign, timestamp,
+  shop_cipher": TikTok Shop Partner Center, API reference "Cancel Order",
+  read through a transcription of that page; its URL is not confirmed).
+  Answers ``data {cancel_id, cancel_status}`` (e.g. CANCELLATION_REQUEST_SUCCESS);
+  errors include 25001011 "Already cancelling or cancelled", 25001045
+  "Shipped. Cannot cancel", 25001051 "Order complete or cancelled".
+  :meth:`TikTokClient.cancel_order` is made idempotent by reading first: a
+  standing seller request is returned, and a refusal saying the order is
+  already cancelling/cancelled is followed by a second read.
+* ``GET /order/202309/orders?ids=<id>`` (Get Order Detail, :data:`ORDER_VERSION`):
+  what an order holds, for an order Backout learns from TikTok (:meth:`TikTokClient.get_order`).
 
 Every call carries ``app_key``, ``timestamp`` (unix seconds) and ``sign`` in
 the query and ``x-tts-access-token`` as a header. ``sign`` is TikTok's v1
@@ -21,13 +33,14 @@ key1value1key2value2... (sorted, without sign and access_token) + body +
 secret`` (:func:`sign`). Answers are ``{code, message, request_id, data}``;
 ``code`` 0 is success.
 
-A refused decision (HTTP 4xx or a non-zero ``code``) is followed by a read:
-if the request is already in the wanted state the decision counts as done
-(approving an approved request, e.g. by another attempt with a new key);
-otherwise PlatformRejected. HTTP 429/5xx raise TransientError. Status names:
-CANCELLATION_REQUEST_PENDING, _SUCCESS / _COMPLETE (approved), _REJECT(ED)
-(rejected; the exact spelling is unconfirmed, both are accepted),
-_CANCEL(LED) (withdrawn by the buyer).
+Cancellation statuses (Search Cancellations 202602): CANCELLATION_REQUEST_PENDING,
+_SUCCESS and _COMPLETE (the cancel went through), _CANCEL (the request was
+closed by the buyer or the system without a cancel; ``_CANCELLED`` is accepted
+as a spelling). There is no "rejected" status: a request the seller rejected
+shows as closed. The ``role`` field names who opened the request, not who
+closed it. A refused decision (HTTP 4xx or a non-zero ``code``) is followed by
+a read: if the request is already in the wanted state the decision counts as
+done; otherwise PlatformRejected. HTTP 429/5xx raise TransientError.
 """
 
 from __future__ import annotations
@@ -35,6 +48,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import time
 import urllib.parse
 from dataclasses import dataclass
@@ -44,11 +58,18 @@ from collections.abc import Callable
 from backout.adapters.http import request_json
 from backout.errors import PlatformRejected
 
-VERSION = "202309"
+#: Approve / Reject Cancellation.
+DECIDE_VERSION = "202309"
+#: Cancel Order and Search Cancellations, as the partner docs show them.
+CANCELLATIONS_VERSION = "202602"
+#: Get Order Detail.
+ORDER_VERSION = "202309"
 PENDING = "CANCELLATION_REQUEST_PENDING"
 APPROVED = frozenset({"CANCELLATION_REQUEST_SUCCESS", "CANCELLATION_REQUEST_COMPLETE"})
-REJECTED = frozenset({"CANCELLATION_REQUEST_REJECT", "CANCELLATION_REQUEST_REJECTED"})
-WITHDRAWN = frozenset({"CANCELLATION_REQUEST_CANCEL", "CANCELLATION_REQUEST_CANCELLED"})
+#: Closed by the buyer or the system (or after the seller's reject) without a cancel.
+CLOSED = frozenset({"CANCELLATION_REQUEST_CANCEL", "CANCELLATION_REQUEST_CANCELLED"})
+#: Cancel Order refusals that mean "this order is already being cancelled or is cancelled".
+ALREADY_CANCELLING = frozenset({25001011, 25001051})
 Decision = Literal["decided", "already_decided"]
 
 
@@ -56,7 +77,7 @@ def decision_of(status: str) -> Literal["approved", "rejected"] | None:
     """A request status as the saga's decision; None while it is pending."""
     if status in APPROVED:
         return "approved"
-    if status in REJECTED | WITHDRAWN:
+    if status in CLOSED:
         return "rejected"
     return None
 
@@ -66,6 +87,18 @@ def sign(path: str, query: dict[str, str], body: str, app_secret: str) -> str:
     params = "".join(f"{k}{query[k]}" for k in sorted(query) if k not in ("sign", "access_token"))
     base = f"{app_secret}{path}{params}{body}{app_secret}"
     return hmac.new(app_secret.encode(), base.encode(), hashlib.sha256).hexdigest()
+
+
+def _code(error: PlatformRejected) -> int | None:
+    """TikTok's numeric ``code`` carried by a refusal (HTTP 200 with a code, or an HTTP 4xx body)."""
+    code = error.detail.get("code")
+    if code is None:
+        found = re.search(r'"code":\s*(\d+)', str(error))
+        code = found.group(1) if found else None
+    try:
+        return int(str(code))
+    except ValueError:
+        return None
 
 
 class TikTokOrderNotFound(PlatformRejected):
@@ -123,7 +156,7 @@ class TikTokClient:
         What TikTok answers for an unknown id is not documented there: an empty ``orders`` (or a
         non-zero ``code``) raises :class:`TikTokOrderNotFound` (or PlatformRejected).
         """
-        data = self._call(f"/order/{VERSION}/orders", {"ids": str(order_id)}, None, method="GET")
+        data = self._call(f"/order/{ORDER_VERSION}/orders", {"ids": str(order_id)}, None, method="GET")
         for order in data.get("orders") or []:
             if str(order.get("id")) == str(order_id):
                 return dict(order)
@@ -131,7 +164,7 @@ class TikTokClient:
 
     def get_cancellation(self, cancel_id: str) -> TikTokCancellation | None:
         """The request's current status, or None when TikTok does not know it."""
-        data = self._call(f"/return_refund/{VERSION}/cancellations/search", {"page_size": "50"},
+        data = self._call(f"/return_refund/{CANCELLATIONS_VERSION}/cancellations/search", {"page_size": "50"},
                           {"cancel_ids": [str(cancel_id)]})
         for item in data.get("cancellations") or []:
             if str(item.get("cancel_id")) == str(cancel_id):
@@ -140,29 +173,36 @@ class TikTokClient:
 
     def order_cancellations(self, order_id: str) -> list[TikTokCancellation]:
         """Every cancellation request TikTok holds for an order."""
-        data = self._call(f"/return_refund/{VERSION}/cancellations/search", {"page_size": "50"},
+        data = self._call(f"/return_refund/{CANCELLATIONS_VERSION}/cancellations/search", {"page_size": "50"},
                           {"order_ids": [str(order_id)]})
         return [_cancellation(item) for item in data.get("cancellations") or []]
 
-    def cancel_order(self, order_id: str, cancel_reason: str, idempotency_key: str) -> TikTokCancellation:
-        """Seller-initiated cancel of an order; a standing seller request is returned, not repeated."""
+    def cancel_order(self, order_id: str, cancel_reason: str) -> TikTokCancellation:
+        """Seller-initiated cancel of an order; a standing seller request is returned, not repeated.
+
+        Cancel Order takes no idempotency key, so the order's requests are read first and a
+        refusal that says it is already cancelling or cancelled is followed by a second read.
+        """
         standing = self._seller_request(order_id)
         if standing is not None:
             return standing
         try:
-            data = self._call(f"/return_refund/{VERSION}/cancellations", {"idempotency_key": idempotency_key},
+            data = self._call(f"/return_refund/{CANCELLATIONS_VERSION}/cancellations", {},
                               {"order_id": str(order_id), "cancel_reason": cancel_reason})
-        except PlatformRejected:
+        except PlatformRejected as refused:
             standing = self._seller_request(order_id)
             if standing is not None:
                 return standing
+            if _code(refused) in ALREADY_CANCELLING:
+                live = [c for c in self.order_cancellations(order_id) if c.status in APPROVED]
+                if live:
+                    return live[-1]
             raise
         return TikTokCancellation(str(data["cancel_id"]), str(order_id), str(data.get("cancel_status") or PENDING),
                                   "SELLER")
 
     def _seller_request(self, order_id: str) -> TikTokCancellation | None:
-        live = [c for c in self.order_cancellations(order_id)
-                if c.role == "SELLER" and c.status not in REJECTED | WITHDRAWN]
+        live = [c for c in self.order_cancellations(order_id) if c.role == "SELLER" and c.status not in CLOSED]
         return live[-1] if live else None
 
     def approve_cancellation(self, cancel_id: str, idempotency_key: str) -> Decision:
@@ -173,13 +213,13 @@ class TikTokClient:
                             comment: str = "") -> Decision:
         """Reject (the order must then ship); ``"already_decided"`` when it was rejected before."""
         body = {"reject_reason": reject_reason, **({"comment": comment} if comment else {})}
-        return self._decide("reject", cancel_id, idempotency_key, body, REJECTED)
+        return self._decide("reject", cancel_id, idempotency_key, body, CLOSED)
 
     def _decide(self, verb: str, cancel_id: str, key: str, body: dict[str, Any] | None,
                 done: frozenset[str]) -> Decision:
         if not key or len(key) > 255:
             raise ValueError("idempotency_key must be 1..255 characters")
-        path = f"/return_refund/{VERSION}/cancellations/{urllib.parse.quote(str(cancel_id), safe='')}/{verb}"
+        path = f"/return_refund/{DECIDE_VERSION}/cancellations/{urllib.parse.quote(str(cancel_id), safe='')}/{verb}"
         try:
             self._call(path, {"idempotency_key": key}, body)
         except PlatformRejected:

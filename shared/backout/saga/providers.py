@@ -110,7 +110,8 @@ def _ask_ozon(order: dict[str, Any], request: dict[str, Any], key: str) -> dict[
 
 
 def _ask_tiktok(order: dict[str, Any], request: dict[str, Any], key: str) -> dict[str, Any]:
-    """Buyer's request: approve it (reject once shipped), under TikTok's idempotency key. Seller's: cancel."""
+    """Buyer's request: approve it (reject once shipped), under TikTok's idempotency key. Seller's: Cancel Order
+    (no idempotency key there; the client reads the order's requests first); TikTok's webhook answers the wait."""
     client = _tiktok()
     if _answers_platform_request(request):
         cancel_id = str(request["platform_cancellation_id"])
@@ -120,7 +121,7 @@ def _ask_tiktok(order: dict[str, Any], request: dict[str, Any], key: str) -> dic
         return {"call": "approve", "outcome": client.approve_cancellation(cancel_id, f"{key}:approve")}
     if order.get("shipped"):
         return _shipped_without_request("tiktok")
-    made = client.cancel_order(str(order["external_id"]), TIKTOK_SELLER_CANCEL_REASON, f"{key}:cancel")
+    made = client.cancel_order(str(order["external_id"]), TIKTOK_SELLER_CANCEL_REASON)  # no key: reads first
     return {"call": "seller_cancel", "platform_cancellation_id": made.cancel_id, "state": made.status}
 
 

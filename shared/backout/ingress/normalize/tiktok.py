@@ -19,7 +19,6 @@ from backout.domain.events import (
     DomainEvent,
     Initiator,
     PlatformCancellationDecided,
-    ReturnScanned,
     order_id_for,
 )
 from backout.ingress.normalize import (
@@ -47,13 +46,17 @@ ROLES: Mapping[str, Initiator] = {
     "PLATFORM": Initiator.PLATFORM,
 }
 
+#: Cancellation statuses (Search Cancellations 202602): PENDING, SUCCESS, CANCEL, COMPLETE. There is no
+#: "rejected" value: a request that ends without a cancel (closed by the buyer or the system, or after the
+#: seller's reject) is CANCEL (``CANCELLED`` accepted as a spelling). ``cancellations_role`` names who
+#: OPENED the request, not who closed it.
 PENDING = "CANCELLATION_REQUEST_PENDING"
 APPROVED = frozenset({"CANCELLATION_REQUEST_SUCCESS", "CANCELLATION_REQUEST_COMPLETE"})
 CLOSED = frozenset({"CANCELLATION_REQUEST_CANCEL", "CANCELLATION_REQUEST_CANCELLED"})
-REJECTED = frozenset({"CANCELLATION_REQUEST_REJECT", "CANCELLATION_REQUEST_REJECTED", "REJECT"})
 ORDER_CANCELLED = frozenset({"CANCELLED", "CANCEL"})
-RETURN_RECEIVED = frozenset({"RETURN_OR_REFUND_REQUEST_SUCCESS"})
-"""Return statuses meaning the returned parcel reached the seller (RETURN_AND_REFUND)."""
+#: ``RETURN_OR_REFUND_REQUEST_SUCCESS`` means the seller accepted the request or issued the refund; it does not
+#: say the returned parcel reached the seller, so it is never read as a return scan (the carrier's scans are).
+REFUND_AGREED = frozenset({"RETURN_OR_REFUND_REQUEST_SUCCESS"})
 
 
 def type_name(value: object) -> str:
@@ -87,13 +90,11 @@ def _cancellation(d: Delivery, data: Mapping[str, Any]) -> list[DomainEvent]:
         ]
     if status in APPROVED:
         return [PlatformCancellationDecided(**d.common(**common, decision="approved"))]
-    if status in CLOSED | REJECTED:
-        events: list[DomainEvent] = [
-            PlatformCancellationDecided(**d.common(**common, decision="rejected"))
+    if status in CLOSED:  # the request no longer stands, whoever closed it
+        return [
+            PlatformCancellationDecided(**d.common(**common, decision="rejected")),
+            CancelWithdrawn(**d.common(order_id=order_id, request_id=request_id)),
         ]
-        if status in CLOSED and role == "BUYER":
-            events.append(CancelWithdrawn(**d.common(order_id=order_id, request_id=request_id)))
-        return events
     return [d.ignored(f"CANCELLATION_STATUS_CHANGE:{status}")]
 
 
@@ -106,11 +107,13 @@ def _order_status(d: Delivery, data: Mapping[str, Any]) -> list[DomainEvent]:
 
 
 def _return_status(d: Delivery, data: Mapping[str, Any]) -> list[DomainEvent]:
-    order_id = order_id_for(Channel.TIKTOK, ident(data.get("order_id"), "data.order_id"))
+    """Nothing here moves money or stock: TikTok refunds the buyer itself, and only a carrier's scan says the
+    returned parcel arrived."""
+    ident(data.get("order_id"), "data.order_id")  # still a malformed body without one
     status = text(data.get("return_status")).upper()
     return_type = text(data.get("return_type")).upper()
-    if status in RETURN_RECEIVED and return_type == "RETURN_AND_REFUND":
-        return [ReturnScanned(**d.common(order_id=order_id))]
+    if status in REFUND_AGREED:  # the refund is agreed or issued; the parcel's arrival is the carrier's to tell
+        return [d.ignored(f"RETURN_STATUS_CHANGE:{status}:{return_type or 'unknown'}:refund_agreed")]
     return [d.ignored(f"RETURN_STATUS_CHANGE:{status}")]
 
 
