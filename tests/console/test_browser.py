@@ -168,6 +168,8 @@ def test_approving_moves_the_order_on_shows_the_refund_and_a_second_approval_the
     refunds = page.locator("table").filter(has=page.locator("caption", has_text="Refunds"))
     sync_api.expect(refunds).to_contain_text("2500.00 USD")
     sync_api.expect(refunds).to_contain_text("succeeded")
+    stock = page.locator("table").filter(has=page.locator("caption", has_text="Stock"))
+    sync_api.expect(stock).to_contain_text("restored")
     sync_api.expect(page.locator("ol.timeline")).to_contain_text("checked with the buyer by phone")
     sync_api.expect(page.locator("ol.timeline")).to_contain_text("operator local-operator")
     shot(page, "order")

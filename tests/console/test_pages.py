@@ -57,7 +57,7 @@ def test_the_order_page_shows_the_ledger_and_the_timeline_as_steps_and_waits(cli
     page = resp.get_data(as_text=True)
     assert resp.status_code == 200
     assert "<caption>Captures</caption>" in page and "<caption>Disputes</caption>" in page
-    assert "<caption>Stock lines</caption>" in page and "MUG-1" in page
+    assert re.search(r"<caption>Stock</caption>.*MUG-1.*not restocked \(yet\)", page, re.S)
     assert "2510.00 USD" in page  # the capture's amount and the order total
     assert re.search(r'<li class="step">.*?order_recorded.*?from woocommerce:1:order.created', page, re.S)
     assert re.search(r'<li class="wait">.*?held_for_operator', page, re.S)
@@ -176,3 +176,18 @@ def test_times_read_as_utc_and_the_epoch_reads_as_not_given() -> None:
     assert when("1970-01-01T00:00:00Z") == "not given" and when(None) == "—"
     assert money(12345, "KWD") == "12.345 KWD" and money(500, "JPY") == "500 JPY" and money(None, "USD") == "—"
     assert age(59) == "59s" and age(3600) == "1h 0m" and age(-1) == "—"
+
+
+def test_each_line_says_what_happened_to_its_stock() -> None:
+    from backout_dev.console.present import stock_lines
+
+    order = {"currency": "USD", "lines": [{"line_id": "1", "sku": "A", "quantity": 1, "unit_price": 100},
+                                          {"line_id": "2", "sku": "B", "quantity": 1, "unit_price": 100, "custom": True},
+                                          {"line_id": "3", "sku": "", "quantity": 2, "unit_price": 100}]}
+    timeline = [{"step": "stock_restored", "detail": {"sku": "A", "quantity": 1}},
+                {"step": "restock_skipped_custom", "detail": {"sku": "B", "quantity": 1}},
+                {"step": "restock_needs_a_person", "detail": {"line_id": "3", "quantity": 2}}]
+    assert [line["stock"] for line in stock_lines(order, timeline)] == [
+        "restored", "not restocked: custom-made (rule 6)", "not restocked: no SKU, needs a person"]
+    gone = [{"step": "restock_skipped_goods_with_buyer", "detail": {"units": 4}}]
+    assert {line["stock"] for line in stock_lines(order, gone)} == {"not restocked: the goods are with the buyer"}

@@ -146,5 +146,6 @@ def _order_page(target: OperatorTarget, order_id: str, refusal: tuple[int, str] 
     record = data.get("order") or {}
     return render_template("order.html", order_id=order_id, order=present.order_summary(record),
                            ledger=present.ledger_sections(data.get("ledger") or []),
+                           stock=present.stock_lines(record, data.get("timeline") or []),
                            timeline=present.timeline_entries(data.get("timeline") or []),
                            on_hold=record.get("status") == "ON_HOLD", refusal=refusal, note=note, note_max=NOTE_MAX)

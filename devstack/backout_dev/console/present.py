@@ -14,7 +14,7 @@ from typing import Any
 from backout.money import to_decimal_string
 
 __all__ = ["ORDER_FIELDS", "age", "ledger_sections", "money", "order_summary", "safe_detail", "sort_holds",
-           "timeline_entries", "when"]
+           "stock_lines", "timeline_entries", "when"]
 
 #: The order record's fields the console shows (never tokens, keys, card data or provider payloads).
 ORDER_FIELDS = ("order_id", "channel", "external_id", "status", "hold_reason", "currency", "total",
@@ -95,6 +95,29 @@ def order_summary(order: dict[str, Any]) -> dict[str, Any]:
     out["lines"] = [{"sku": line.get("sku") or "(no SKU)", "quantity": line.get("quantity"),
                      "unit_price": money(line.get("unit_price"), currency), "custom": bool(line.get("custom"))}
                     for line in order.get("lines") or [] if isinstance(line, dict)]
+    return out
+
+
+def stock_lines(order: dict[str, Any], timeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The order's lines, each with what happened to its stock, read from the timeline's restock steps."""
+    steps = [(str(t.get("step", "")), t.get("detail") or {}) for t in timeline]
+    goods_with_buyer = any(step == "restock_skipped_goods_with_buyer" for step, _ in steps)
+    raws = [r for r in order.get("lines") or [] if isinstance(r, dict)]
+    out = []
+    for raw, line in zip(raws, order_summary(order)["lines"]):
+        mine = {step for step, d in steps if (d.get("sku") and d.get("sku") == raw.get("sku"))
+                or (d.get("line_id") and d.get("line_id") == raw.get("line_id"))}
+        if "stock_restored" in mine:
+            stock = "restored"
+        elif "restock_skipped_custom" in mine:
+            stock = "not restocked: custom-made (rule 6)"
+        elif "restock_needs_a_person" in mine:
+            stock = "not restocked: no SKU, needs a person"
+        elif goods_with_buyer:
+            stock = "not restocked: the goods are with the buyer"
+        else:
+            stock = "not restocked (yet)"
+        out.append(line | {"stock": stock})
     return out
 
 
