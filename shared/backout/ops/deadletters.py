@@ -31,7 +31,9 @@ Invoke = Callable[[str, dict[str, Any]], tuple[Any, bool]]
 
 def queue_urls() -> dict[str, str]:
     """The queues this function was given (logical id -> URL)."""
-    return {name: os.environ[env] for name, env in QUEUES.items() if os.environ.get(env)}
+    given = {"DispatchDeadLetterQueue": os.environ.get("DISPATCH_DEAD_LETTER_QUEUE_URL", ""),
+             "ScheduledDeadLetterQueue": os.environ.get("SCHEDULED_DEAD_LETTER_QUEUE_URL", "")}
+    return {name: url for name, url in given.items() if url}
 
 
 def lambda_invoke(function: str, payload: dict[str, Any]) -> tuple[Any, bool]:

@@ -17,7 +17,6 @@ counted by the gateway and not refunded again.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
