@@ -67,19 +67,19 @@ def _effect_once(repo: OrdersRepository, order_id: str, effect_id: str, kind: st
 
 def request_cancellation(order_id: str, request_id: str, task_token: str, repo: OrdersRepository) -> dict[str, Any]:
     """Ask the marketplace to cancel (or approve the buyer's request), then wait for its decision webhook."""
-    from backout.saga import providers
-
     from backout.errors import PathChanged
+    from backout.saga import providers
     from backout.saga.orders import DECIDES_SHIPPED
 
-    order = repo.require_order(order_id)
-    ledger = repo.ledger(order_id)
+    snap = repo.snapshot(order_id)  # the order, its request, effects and ledger in one read
+    ledger = snap.facts()
+    order = snap.require_order()
     order = {**order, "shipped": has_shipped(order, repo, ledger)}
-    asked_before = repo.get_effect(order_id, platform_effect_id(request_id)) is not None
+    asked_before = platform_effect_id(request_id) in snap.effects
     if order["shipped"] and order["channel"] not in DECIDES_SHIPPED and not asked_before:
         # the parcel left during the cooling-off window, after the platform's path was chosen (rule 2)
         raise PathChanged("the parcel left the seller after the path was chosen: intercept or return first")
-    request = repo.get_request(order_id, request_id) or {}
+    request = snap.requests.get(request_id) or {}
     if not order["shipped"] and not asked_before:
         _guard_high_value(order, request_id, ledger)
     asked = _effect_once(repo, order_id, platform_effect_id(request_id), "platform_cancellation_requested",
